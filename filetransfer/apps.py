@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FiletransferConfig(AppConfig):
+    name = "filetransfer"
+    verbose_name = "Files"

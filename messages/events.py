@@ -1,0 +1,61 @@
+"""Payloads of the message-related pushes, built in one place for REST, socket and pushes."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from messages.models import Message
+
+REPLY_PREVIEW_CHARS = 100
+
+
+def _visible_body(message: Message) -> str:
+    return "" if message.state == Message.State.CANCELLED else message.body
+
+
+def reply_preview(message: Message | None) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    return {
+        "msg_id": str(message.msg_id),
+        "seq": message.seq,
+        "sender": message.sender.user_id if message.sender_id else None,
+        "sender_name": message.sender.name if message.sender_id else None,
+        "type": message.type,
+        "body": _visible_body(message)[:REPLY_PREVIEW_CHARS],
+        "state": message.state,
+    }
+
+
+def message_payload(message: Message, *, unread: int) -> dict[str, Any]:
+    """A stored message as clients see it (ack of send_msg, `message` push, history pages)."""
+    cancelled = message.state == Message.State.CANCELLED
+    return {
+        "room_id": message.room_id,
+        "seq": message.seq,
+        "msg_id": str(message.msg_id),
+        "sender": message.sender.user_id if message.sender_id else None,
+        "sender_name": message.sender.name if message.sender_id else None,
+        "type": message.type,
+        "body": _visible_body(message),
+        "meta": {} if cancelled else message.meta,
+        "reply_to": reply_preview(message.reply_to) if message.reply_to_id else None,
+        "state": message.state,
+        "created": message.created_at,
+        "unread": unread,
+    }
+
+
+def unread_for(seq: int, sorted_watermarks: list[int]) -> int:
+    """How many members have not read up to `seq`: the KakaoTalk "1" beside a bubble."""
+    return bisect_left(sorted_watermarks, seq)
+
+
+def message_updated_payload(message: Message) -> dict[str, Any]:
+    return {
+        "msg_id": str(message.msg_id),
+        "room_id": message.room_id,
+        "seq": message.seq,
+        "state": message.state,
+    }

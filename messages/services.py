@@ -1,0 +1,500 @@
+"""Writes that put something into a room: messages, and the membership changes that post an
+invite or leave line (create with members, invite, leave). Each checks, writes, then
+publishes after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from messages.events import message_payload, message_updated_payload
+from messages.models import Message, MessageReceipt
+from messages.selectors import parse_msg_id, unread_counts
+from messenger.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotMessageSender,
+    NotRoomMember,
+)
+from messenger.realtime import publish_on_commit
+from orgsync.models import User
+from rooms import selectors as room_selectors
+from rooms.models import Room, RoomMember, RoomMemberSet
+from rooms.services import clean_room_name, publish_room_updated
+
+logger = logging.getLogger(__name__)
+
+MESSAGE = "message"
+MESSAGE_UPDATED = "message_updated"
+READ = "read"
+ROOM_REMOVED = "room_removed"
+CLIENT_TYPES = (Message.Type.TALK,)
+PREVIEW_CHARS = 200
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _clean_body(body: Any) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput("body must be text.")
+    if "\x00" in body:
+        raise InvalidInput("body may not contain NUL characters.")
+    limit = settings.MESSENGER["BODY_MAX_CHARS"]
+    if len(body) > limit:
+        raise InvalidInput(f"body may have at most {limit} characters.")
+    if not body.strip():
+        raise InvalidInput("body may not be empty.")
+    return body
+
+
+def _members_key(user_pks: list[int]) -> tuple[str, str]:
+    members = ",".join(str(pk) for pk in sorted(set(user_pks)))
+    return members, hashlib.sha256(members.encode()).hexdigest()
+
+
+def _direct_key(a: int, b: int) -> str:
+    low, high = sorted((a, b))
+    return f"{low}:{high}"
+
+
+def _refresh_member_set(room: Room) -> None:
+    pks = room_selectors.room_member_user_pks(room_id=room.pk)
+    members, digest = _members_key(pks)
+    RoomMemberSet.objects.filter(room=room).update(
+        members=members, members_hash=digest, updated_at=timezone.now()
+    )
+
+
+def _users_by_login(user_ids: Any, *, field: str) -> list[User]:
+    """Active users for the given login ids, or InvalidInput naming the unknown ones."""
+    if not isinstance(user_ids, list) or not all(isinstance(u, str) for u in user_ids):
+        raise InvalidInput(f"{field} must be a list of user ids.")
+    wanted = list(dict.fromkeys(u.strip() for u in user_ids if u.strip()))
+    limit = settings.MESSENGER["ROOM_MAX_MEMBERS"]
+    if len(wanted) > limit:
+        raise InvalidInput(f"{field} may name at most {limit} people.")
+    users = list(User.objects.filter(user_id__in=wanted, is_active=True))
+    found = {u.user_id for u in users}
+    unknown = [u for u in wanted if u not in found]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown or inactive user ids in {field}: {', '.join(unknown[:10])}",
+            extra={"unknown": unknown[:100]},
+        )
+    return users
+
+
+def _names(users: list[User]) -> str:
+    return ", ".join(f"{u.name}님" for u in users[:10]) + (
+        f" 외 {len(users) - 10}명" if len(users) > 10 else ""
+    )
+
+
+def _append(
+    *,
+    room: Room,
+    sender: User | None,
+    type: str,
+    body: str,
+    msg_id: uuid.UUID | None = None,
+    meta: dict[str, Any] | None = None,
+    reply_to: Message | None = None,
+) -> Message:
+    """Add a message to a locked room: the one place a seq is allocated.
+
+    Writes O(1) rows whatever the room size: the message, the room's counter and preview, the
+    sender's watermark, and the 1:1 members hidden by leaving (who see the room again).
+    """
+    now = timezone.now()
+    seq = room.last_seq + 1
+    message = Message.objects.create(
+        msg_id=msg_id or uuid.uuid4(),
+        room=room,
+        seq=seq,
+        sender=sender,
+        type=type,
+        body=body,
+        meta=meta or {},
+        reply_to=reply_to,
+    )
+    room.last_seq = seq
+    room.last_message_at = now
+    room.last_msg_type = type
+    room.last_msg_body = body[:PREVIEW_CHARS]
+    room.last_msg_state = ""
+    room.last_sender = sender
+    room.save(
+        update_fields=[
+            "last_seq",
+            "last_message_at",
+            "last_msg_type",
+            "last_msg_body",
+            "last_msg_state",
+            "last_sender",
+            "updated_at",
+        ]
+    )
+    if sender is not None:
+        RoomMember.objects.filter(
+            room=room, user=sender, state__in=room_selectors.PRESENT_STATES
+        ).update(last_read_seq=seq)
+    if room.kind == Room.Kind.DIRECT:
+        RoomMember.objects.filter(room=room, state=RoomMember.State.HIDDEN).update(
+            state=RoomMember.State.ACTIVE, left_at=None
+        )
+    return message
+
+
+def _publish_message(message: Message, *, room: Room) -> dict[str, Any]:
+    """Publish a new message to the room's members after commit; return its payload."""
+    audience = room_selectors.room_member_user_pks(room_id=room.pk)
+    # Only the sender has read it when it lands.
+    unread = max(room.member_count - (1 if message.sender_id else 0), 0)
+    payload = message_payload(message, unread=unread)
+    publish_on_commit(audience, MESSAGE, payload)
+    return payload
+
+
+# --- rooms with members ------------------------------------------------------------------
+
+
+def room_open_direct(*, actor: User, peer: User) -> tuple[Room, bool]:
+    """The 1:1 room of a pair (or a room with oneself): the same pair always gets the same room.
+
+    Opening it explicitly shows it again to an actor who had hidden it by leaving.
+    """
+    if not peer.is_active:
+        raise InvalidInput("That person's account is disabled.")
+    key = _direct_key(actor.pk, peer.pk)
+    for _attempt in range(3):
+        existing = RoomMemberSet.objects.filter(direct_key=key).select_related("room").first()
+        if existing is not None:
+            RoomMember.objects.filter(
+                room=existing.room, user=actor, state=RoomMember.State.HIDDEN
+            ).update(state=RoomMember.State.ACTIVE, left_at=None)
+            return existing.room, False
+        try:
+            with transaction.atomic():
+                pks = sorted({actor.pk, peer.pk})
+                room = Room.objects.create(
+                    kind=Room.Kind.DIRECT, master=actor, member_count=len(pks)
+                )
+                RoomMember.objects.bulk_create(RoomMember(room=room, user_id=pk) for pk in pks)
+                members, digest = _members_key(pks)
+                RoomMemberSet.objects.create(
+                    room=room, members=members, members_hash=digest, direct_key=key
+                )
+            publish_room_updated(room_id=room.pk, user_pks=[actor.pk])
+            return room, True
+        except IntegrityError:
+            # The peer opened the same room at the same moment: take theirs.
+            logger.info("direct room race for key %s, reusing", key)
+    raise Conflict("Could not open the 1:1 room; try again.")
+
+
+@transaction.atomic
+def room_create(*, actor: User, member_ids: Any, name: str = "") -> tuple[Room, bool]:
+    """Create a room with the given people; one other person gives the pair's 1:1 room, and a
+    group with exactly the same members as an existing one is reused."""
+    others = [u for u in _users_by_login(member_ids, field="member_ids") if u.pk != actor.pk]
+    if len(others) <= 1:
+        if name:
+            raise InvalidInput("A 1:1 room has no name for everyone; rename it for yourself.")
+        return room_open_direct(actor=actor, peer=others[0] if others else actor)
+    name = clean_room_name(name, field="name")
+    everyone = [actor, *others]
+    members, digest = _members_key([u.pk for u in everyone])
+    reusable = (
+        RoomMemberSet.objects.filter(
+            members_hash=digest,
+            members=members,
+            room__kind=Room.Kind.GROUP,
+            room__state=Room.State.ACTIVE,
+        )
+        .select_related("room")
+        .first()
+    )
+    if reusable is not None:
+        return reusable.room, False
+    room = Room.objects.create(
+        kind=Room.Kind.GROUP, name=name, master=actor, member_count=len(everyone)
+    )
+    RoomMember.objects.bulk_create(RoomMember(room=room, user=u) for u in everyone)
+    RoomMemberSet.objects.create(room=room, members=members, members_hash=digest)
+    room = room_selectors.room_lock(room_id=room.pk)
+    line = _append(
+        room=room,
+        sender=actor,
+        type=Message.Type.INVITE,
+        body=f"{actor.name}님이 {_names(others)}을 초대했습니다.",
+        meta={"by": actor.user_id, "user_ids": [u.user_id for u in others]},
+    )
+    publish_room_updated(room_id=room.pk, user_pks=[u.pk for u in everyone])
+    _publish_message(line, room=room)
+    return room, True
+
+
+@transaction.atomic
+def room_invite(*, actor: User, room_id: Any, user_ids: Any) -> tuple[Room, dict[str, Any] | None]:
+    """Invite people: re-activates members who left and posts an invite line.
+
+    Inviting into a 1:1 room starts a new group with the pair and the invitees, as people
+    expect from KakaoTalk, so the pair's own room stays theirs. Inviting only people who are
+    already members changes nothing and returns no line.
+    """
+    member = room_selectors.membership_get(user=actor, room_id=room_id)
+    invitees = _users_by_login(user_ids, field="user_ids")
+    if not invitees:
+        raise InvalidInput("user_ids must name at least one person.")
+    room = room_selectors.room_lock(room_id=member.room_id)
+    current = {m.user_id: m for m in RoomMember.objects.filter(room=room, user__in=invitees)}
+    new = [u for u in invitees if u.pk not in current or not current[u.pk].is_member]
+    if room.kind == Room.Kind.DIRECT:
+        pair = list(
+            User.objects.filter(pk__in=room_selectors.room_member_user_pks(room_id=room.pk))
+        )
+        group_ids = [u.user_id for u in pair + new if u.pk != actor.pk]
+        if not new:
+            return room, None
+        group, _created = room_create(actor=actor, member_ids=group_ids)
+        return group, None
+    if not new:
+        return room, None
+    limit = settings.MESSENGER["ROOM_MAX_MEMBERS"]
+    if room.member_count + len(new) > limit:
+        raise InvalidInput(f"A room may have at most {limit} members.")
+    for user in new:
+        previous = current.get(user.pk)
+        if previous is None:
+            RoomMember.objects.create(
+                room=room, user=user, joined_seq=room.last_seq, last_read_seq=room.last_seq
+            )
+        else:
+            previous.state = RoomMember.State.ACTIVE
+            previous.joined_seq = room.last_seq
+            previous.last_read_seq = room.last_seq
+            previous.left_at = None
+            previous.nickname = ""
+            previous.save()
+    room.member_count = F("member_count") + len(new)
+    room.save(update_fields=["member_count", "updated_at"])
+    room.refresh_from_db()
+    _refresh_member_set(room)
+    line = _append(
+        room=room,
+        sender=actor,
+        type=Message.Type.INVITE,
+        body=f"{actor.name}님이 {_names(new)}을 초대했습니다.",
+        meta={"by": actor.user_id, "user_ids": [u.user_id for u in new]},
+    )
+    publish_room_updated(room_id=room.pk, user_pks=[u.pk for u in new])
+    return room, _publish_message(line, room=room)
+
+
+@transaction.atomic
+def room_leave(*, actor: User, room_id: Any) -> dict[str, Any] | None:
+    """Leave a room. Leaving a 1:1 room only hides it until the next message (the seed's rule,
+    since the pair's room is reused); leaving a group posts a leave line, hands the master role
+    to the longest-standing member and closes the room when nobody is left."""
+    member = room_selectors.membership_get(user=actor, room_id=room_id)
+    room = room_selectors.room_lock(room_id=member.room_id)
+    now = timezone.now()
+    publish_on_commit([actor.pk], ROOM_REMOVED, {"room_id": room.pk})
+    if room.kind == Room.Kind.DIRECT:
+        RoomMember.objects.filter(pk=member.pk).update(
+            state=RoomMember.State.HIDDEN, left_at=now, last_read_seq=room.last_seq
+        )
+        return None
+    RoomMember.objects.filter(pk=member.pk).update(state=RoomMember.State.LEFT, left_at=now)
+    room.member_count = max(room.member_count - 1, 0)
+    fields = ["member_count", "updated_at"]
+    if room.member_count == 0:
+        room.state = Room.State.CLOSED
+        fields.append("state")
+    elif room.master_id == actor.pk:
+        heir = room_selectors.present_members(room.pk).order_by("id").first()
+        room.master_id = heir.user_id if heir else None
+        fields.append("master")
+    room.save(update_fields=fields)
+    _refresh_member_set(room)
+    line = _append(
+        room=room,
+        sender=actor,
+        type=Message.Type.LEAVE,
+        body=f"{actor.name}님이 나갔습니다.",
+        meta={"user_id": actor.user_id},
+    )
+    return _publish_message(line, room=room)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def message_send(
+    *,
+    actor: User,
+    room_id: Any,
+    msg_id: Any,
+    body: Any,
+    type: str = Message.Type.TALK,
+    reply_to: Any = None,
+) -> tuple[dict[str, Any], bool]:
+    """Send a talk (or reply) idempotently by the client's msg_id.
+
+    Returns (message payload, created). A retry with the same msg_id stores nothing new and
+    returns the stored message; the same msg_id for another room or sender is a conflict.
+    """
+    msg_uuid = parse_msg_id(msg_id)
+    if type not in CLIENT_TYPES:
+        raise InvalidInput(f"type must be one of: {', '.join(CLIENT_TYPES)}.")
+    stored = _stored_for_retry(actor=actor, room_id=room_id, msg_id=msg_uuid)
+    if stored is not None:
+        return stored, False
+    body = _clean_body(body)
+    with transaction.atomic():
+        member = room_selectors.membership_get(user=actor, room_id=room_id)
+        room = room_selectors.room_lock(room_id=member.room_id)
+        # Re-check under the room lock: a concurrent retry may have just committed.
+        stored = _stored_for_retry(actor=actor, room_id=room.pk, msg_id=msg_uuid)
+        if stored is not None:
+            return stored, False
+        original = None
+        if reply_to not in (None, ""):
+            original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
+        try:
+            with transaction.atomic():
+                message = _append(
+                    room=room,
+                    sender=actor,
+                    type=type,
+                    body=body,
+                    msg_id=msg_uuid,
+                    reply_to=original,
+                )
+        except IntegrityError:
+            raise Conflict("msg_id is already used by another message.") from None
+        return _publish_message(message, room=room), True
+
+
+def _stored_for_retry(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
+    message = (
+        Message.objects.select_related("sender", "reply_to", "reply_to__sender")
+        .filter(msg_id=msg_id)
+        .first()
+    )
+    if message is None:
+        return None
+    if message.sender_id != actor.pk or str(message.room_id) != str(room_id):
+        raise Conflict("msg_id is already used by another message.")
+    return message_payload(message, unread=unread_counts(room_id=message.room_id)(message.seq))
+
+
+def _visible_message(*, member: RoomMember, msg_id: Any, field: str) -> Message:
+    """A message of the member's room that the member may see, or InvalidInput."""
+    try:
+        msg_uuid = uuid.UUID(str(msg_id))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field} must be a message id.") from None
+    message = (
+        Message.objects.select_related("sender")
+        .filter(msg_id=msg_uuid, room_id=member.room_id, seq__gt=member.joined_seq)
+        .first()
+    )
+    if message is None:
+        raise InvalidInput(f"{field} is not a message of this room.")
+    return message
+
+
+def _message_for_member(*, actor: User, msg_id: Any) -> tuple[Message, RoomMember]:
+    """A message and the actor's membership of its room; strangers and leavers are refused."""
+    msg_uuid = parse_msg_id(msg_id)
+    message = Message.objects.select_related("room", "sender").filter(msg_id=msg_uuid).first()
+    if message is None:
+        raise NotFound("No such message.")
+    member = room_selectors.membership_get(user=actor, room_id=message.room_id)
+    if message.seq <= member.joined_seq:
+        raise NotRoomMember("This message was sent before you joined the room.")
+    return message, member
+
+
+@transaction.atomic
+def room_read(*, actor: User, room_id: Any, seq: Any) -> int:
+    """Raise my read watermark to `seq` (never lower it); returns the watermark."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("seq must be a whole number, 0 or more.")
+    member = room_selectors.membership_get(user=actor, room_id=room_id)
+    target = min(seq, member.room.last_seq)
+    changed = RoomMember.objects.filter(pk=member.pk, last_read_seq__lt=target).update(
+        last_read_seq=target
+    )
+    if not changed:
+        return member.last_read_seq
+    publish_on_commit(
+        room_selectors.room_member_user_pks(room_id=member.room_id),
+        READ,
+        {"room_id": member.room_id, "user_id": actor.user_id, "seq": target},
+    )
+    return target
+
+
+def room_open(*, actor: User, room_id: Any) -> int:
+    """I am looking at this room: read up to its newest message."""
+    member = room_selectors.membership_get(user=actor, room_id=room_id)
+    return room_read(actor=actor, room_id=member.room_id, seq=member.room.last_seq)
+
+
+@transaction.atomic
+def message_delete_for_me(*, actor: User, msg_id: Any) -> None:
+    """Hide a message from my own history; others still see it."""
+    message, _member = _message_for_member(actor=actor, msg_id=msg_id)
+    MessageReceipt.objects.get_or_create(
+        message=message, user=actor, defaults={"state": MessageReceipt.State.DELETED}
+    )
+
+
+@transaction.atomic
+def message_cancel(*, actor: User, msg_id: Any) -> dict[str, Any]:
+    """Cancel a message for everyone: the sender only, within the cancel window.
+
+    The body stays in the database for audit (admin shows it read-only) but no client is
+    shown it again.
+    """
+    message, member = _message_for_member(actor=actor, msg_id=msg_id)
+    if message.sender_id != actor.pk:
+        raise NotMessageSender("Only the sender may cancel a message.")
+    if message.is_system:
+        raise InvalidInput("System lines cannot be cancelled.")
+    if message.state == Message.State.CANCELLED:
+        return message_updated_payload(message)
+    window = timedelta(seconds=settings.MESSENGER["CANCEL_WINDOW_SECONDS"])
+    if timezone.now() - message.created_at > window:
+        raise Conflict(
+            f"A message can be cancelled only within {_hours(window)} of sending.",
+        )
+    Message.objects.filter(pk=message.pk).update(
+        state=Message.State.CANCELLED, cancelled_at=timezone.now(), updated_at=timezone.now()
+    )
+    message.state = Message.State.CANCELLED
+    Room.objects.filter(pk=message.room_id, last_seq=message.seq).update(
+        last_msg_state=Message.State.CANCELLED, last_msg_body=""
+    )
+    payload = message_updated_payload(message)
+    publish_on_commit(
+        room_selectors.room_member_user_pks(room_id=member.room_id), MESSAGE_UPDATED, payload
+    )
+    return payload
+
+
+def _hours(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} hours"

@@ -1,0 +1,145 @@
+"""Typed application errors and the one JSON error shape REST and WebSocket both use.
+
+Services raise a subclass of ApplicationError; the DRF exception handler and the WebSocket
+gateway turn it into {"error": {"code", "message"}} with the status the class carries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
+        self.message = message or self.message
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.extra:
+            body["detail"] = self.extra
+        return body
+
+
+class InvalidInput(ApplicationError):
+    code = "invalid"
+    message = "The request is not valid."
+
+
+class UnknownEvent(InvalidInput):
+    code = "unknown_event"
+    message = "Unknown event."
+
+
+class NotAuthenticated(ApplicationError):
+    status = 401
+    code = "not_authenticated"
+    message = "Log in first."
+
+
+class NotAllowed(ApplicationError):
+    status = 403
+    code = "forbidden"
+    message = "You may not do this."
+
+
+class NotRoomMember(NotAllowed):
+    code = "not_room_member"
+    message = "You are not a member of this room."
+
+
+class NotRoomMaster(NotAllowed):
+    code = "not_room_master"
+    message = "Only the room master may do this."
+
+
+class NotMessageSender(NotAllowed):
+    code = "not_sender"
+    message = "Only the sender may do this."
+
+
+class NotFound(ApplicationError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(ApplicationError):
+    status = 409
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class TooLarge(ApplicationError):
+    status = 413
+    code = "too_large"
+    message = "The request is too large."
+
+
+class RateLimited(ApplicationError):
+    status = 429
+    code = "rate_limited"
+    message = "Too many requests; slow down."
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if detail:
+        error["detail"] = detail
+    return {"error": error}
+
+
+def _first_message(detail: Any) -> str:
+    """A human sentence from DRF's nested validation detail: the first message, with its field."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = _first_message(value)
+            return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    return error_body("invalid", _first_message(detail), detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render every error of the REST API as {"error": {"code", "message"}}."""
+    if isinstance(exc, ApplicationError):
+        return Response({"error": exc.as_dict()}, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, drf_exceptions.ValidationError):
+        response.data = validation_error_body(exc.detail)
+    elif isinstance(exc, drf_exceptions.APIException):
+        detail = exc.detail
+        code = getattr(detail, "code", None) or exc.default_code
+        if isinstance(detail, dict):
+            message = str(detail.get("detail", exc.default_detail))
+            code = getattr(detail.get("detail"), "code", code)
+        else:
+            message = str(detail)
+        if response.status_code == 401:
+            code = "not_authenticated" if code == "not_authenticated" else code
+        response.data = error_body(str(code), message)
+    return response

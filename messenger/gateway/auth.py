@@ -1,0 +1,115 @@
+"""WebSocket authentication: the same simplejwt access token as REST.
+
+The token comes from the `token` query parameter, an `access_token` cookie, or a subprotocol
+`bearer.<token>` (offered beside `messenger.v1`). The middleware puts the user, or the close
+code to refuse with, into the scope; the consumer accepts and closes with that code, because a
+close code can only be sent on an accepted socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import validate_host
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from orgsync.models import User
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_TOKEN = 4001
+CLOSE_REPLACED = 4002
+CLOSE_DISABLED = 4003
+CLOSE_BAD_REQUEST = 4000
+SUBPROTOCOL = "messenger.v1"
+BEARER_PREFIX = "bearer."
+
+
+def token_from_scope(scope: dict[str, Any]) -> str | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("token"):
+        return query["token"][0]
+    for protocol in scope.get("subprotocols") or []:
+        if protocol.startswith(BEARER_PREFIX):
+            return protocol[len(BEARER_PREFIX) :]
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookie = SimpleCookie()
+            cookie.load(value.decode("latin-1"))
+            if "access_token" in cookie:
+                return cookie["access_token"].value
+    return None
+
+
+@database_sync_to_async
+def user_for_token(raw: str | None) -> tuple[User | None, int | None]:
+    """(user, None) for a valid token of an active user, else (None, close code)."""
+    if not raw:
+        return None, CLOSE_BAD_TOKEN
+    try:
+        token = AccessToken(raw)
+        user_pk = token[settings.SIMPLE_JWT["USER_ID_CLAIM"]]
+    except (TokenError, KeyError):
+        return None, CLOSE_BAD_TOKEN
+    user = User.objects.filter(pk=user_pk).first()
+    if user is None:
+        return None, CLOSE_BAD_TOKEN
+    if not user.is_active:
+        return None, CLOSE_DISABLED
+    return user, None
+
+
+class JwtAuthMiddleware:
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] == "websocket":
+            user, refusal = await user_for_token(token_from_scope(scope))
+            scope = dict(scope, user=user, auth_refusal=refusal)
+        return await self.inner(scope, receive, send)
+
+
+class OriginCheckMiddleware:
+    """Refuse browser sockets from pages of other sites (cross-site WebSocket hijacking).
+
+    A socket without an Origin header comes from a non-browser client that holds its token
+    explicitly, so it is let through; a browser always sends Origin. Allowed: the site's own
+    hosts (ALLOWED_HOSTS) and the ERP portal origins in MESSENGER_WS_ORIGINS.
+    """
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] == "websocket" and not self.allowed(scope):
+            logger.warning("websocket refused for origin %s", self._origin(scope))
+            denier = WebsocketDenier()
+            return await denier(scope, receive, send)
+        return await self.inner(scope, receive, send)
+
+    @staticmethod
+    def _origin(scope: dict[str, Any]) -> str | None:
+        for name, value in scope.get("headers", []):
+            if name == b"origin":
+                return value.decode("latin-1")
+        return None
+
+    def allowed(self, scope: dict[str, Any]) -> bool:
+        origin = self._origin(scope)
+        if origin is None:
+            return True
+        if origin in settings.MESSENGER_WS_ORIGINS:
+            return True
+        host = urlparse(origin).hostname
+        hosts = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not hosts:
+            hosts = ["localhost", "127.0.0.1", "[::1]"]
+        return bool(host) and validate_host(host, hosts)

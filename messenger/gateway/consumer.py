@@ -1,0 +1,352 @@
+"""The WebSocket gateway: one endpoint, JSON text frames, thin over the same services as REST.
+
+Every client frame is {"id", "ev", "data"}; it is dispatched through the EVENTS table (never by
+getattr on client input), checked against membership by the service at the moment it is
+handled, and answered with an ack. Bad frames get an error ack and the connection stays up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from messages import services as message_services
+from messenger import presence
+from messenger.errors import ApplicationError, InvalidInput, RateLimited, TooLarge, UnknownEvent
+from messenger.gateway.auth import CLOSE_BAD_REQUEST, CLOSE_REPLACED, SUBPROTOCOL
+from messenger.realtime import (
+    apublish_to_users,
+    encode_frame,
+    user_group,
+    user_kind_group,
+)
+from orgsync.models import ActionLog, User
+from orgsync.services import action_log_record
+from rooms import selectors as room_selectors
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("web", "mobile")
+REQUEST_ID_MAX = 64
+
+Handler = Callable[["GatewayConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+
+
+class GatewayConsumer(AsyncWebsocketConsumer):
+    user: User | None = None
+    kind: str = "web"
+
+    # --- connection life cycle ----------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.connected_at = timezone.now()
+        self.open_room_id: int | None = None
+        self.last_typing: dict[int, float] = {}
+        subprotocol = SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or []) else None
+        if self.user is None:
+            await self.accept(subprotocol)
+            await self.close(code=self.scope.get("auth_refusal") or 4001)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.kind = (query.get("kind") or ["web"])[0]
+        if self.kind not in KINDS:
+            await self.accept(subprotocol)
+            await self.send(
+                _dumps(
+                    {
+                        "ev": "error",
+                        "data": {"code": "invalid", "message": "kind must be web or mobile."},
+                    }
+                )
+            )
+            await self.close(code=CLOSE_BAD_REQUEST)
+            self.user = None
+            return
+        # A newer connection of the same kind replaces the older one, on whatever process.
+        own_kind = user_kind_group(self.user.pk, self.kind)
+        await self.channel_layer.group_send(
+            own_kind, {"type": "session.replace", "channel": self.channel_name}
+        )
+        await self.channel_layer.group_add(own_kind, self.channel_name)
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.accept(subprotocol)
+        await self._went_online()
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        await self.channel_layer.group_discard(
+            user_kind_group(self.user.pk, self.kind), self.channel_name
+        )
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await self._went_offline(code)
+
+    @database_sync_to_async
+    def _mark_online(self) -> bool:
+        """Record the connection; True when this kind was not online before."""
+        was = presence.presence_kinds([self.user.pk]).get(self.user.pk, [])
+        presence.presence_mark(user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name)
+        action_log_record(
+            user=self.user,
+            work=ActionLog.Work.CONNECT,
+            device=self.kind,
+            started_at=self.connected_at,
+        )
+        return self.kind not in was
+
+    @database_sync_to_async
+    def _mark_offline(self, code: int) -> None:
+        presence.presence_clear(
+            user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name
+        )
+        action_log_record(
+            user=self.user,
+            work=ActionLog.Work.DISCONNECT,
+            device=self.kind,
+            state=str(code or ""),
+            started_at=self.connected_at,
+            ended_at=timezone.now(),
+        )
+
+    async def _went_online(self) -> None:
+        if await self._mark_online():
+            await self._publish_presence()
+
+    async def _went_offline(self, code: int) -> None:
+        await self._mark_offline(code)
+        await self._publish_presence()
+
+    @database_sync_to_async
+    def _presence_state(self) -> tuple[list[str], list[int]]:
+        kinds = presence.presence_kinds([self.user.pk]).get(self.user.pk, [])
+        return kinds, room_selectors.direct_peer_pks(user=self.user)
+
+    async def _publish_presence(self) -> None:
+        kinds, audience = await self._presence_state()
+        data = {"user_id": self.user.user_id, "online": bool(kinds), "kinds": kinds}
+        await apublish_to_users([*audience, self.user.pk], "presence", data)
+
+    # --- channel-layer messages addressed to this connection -----------------------------
+
+    async def push_frame(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
+    async def session_replace(self, event: dict[str, Any]) -> None:
+        if event.get("channel") == self.channel_name:
+            return
+        await self.send(
+            text_data=encode_frame(
+                "session_replaced", {"message": "Replaced by a newer connection of this kind."}
+            )
+        )
+        await self.close(code=CLOSE_REPLACED)
+
+    async def session_close(self, event: dict[str, Any]) -> None:
+        await self.close(code=int(event.get("code") or 4003))
+
+    # --- client frames ----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        request_id: Any = None
+        try:
+            if text_data is None:
+                raise InvalidInput("Send JSON text frames; binary frames are not accepted.")
+            if len(text_data.encode("utf-8")) > settings.MESSENGER["WS_FRAME_MAX_BYTES"]:
+                raise TooLarge(
+                    f"A frame may have at most {settings.MESSENGER['WS_FRAME_MAX_BYTES']} bytes."
+                )
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                raise InvalidInput("The frame is not valid JSON.") from None
+            if not isinstance(frame, dict):
+                raise InvalidInput('A frame is a JSON object: {"id", "ev", "data"}.')
+            request_id = frame.get("id")
+            if (
+                not isinstance(request_id, str | int)
+                or isinstance(request_id, bool)
+                or (isinstance(request_id, str) and len(request_id) > REQUEST_ID_MAX)
+            ):
+                request_id = None
+                raise InvalidInput(f"id must be a string of at most {REQUEST_ID_MAX} characters.")
+            event = frame.get("ev")
+            handler = EVENTS.get(event) if isinstance(event, str) else None
+            if handler is None:
+                raise UnknownEvent(f"Unknown event. Known events: {', '.join(sorted(EVENTS))}.")
+            data = frame.get("data", {})
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise InvalidInput("data must be a JSON object.")
+            result = await handler(self, data)
+        except ApplicationError as error:
+            await self.send(
+                text_data=_dumps({"ack": request_id, "ok": False, "error": error.as_dict()})
+            )
+            return
+        except Exception:
+            logger.exception("gateway event failed for user %s", self.user.pk)
+            await self.send(
+                text_data=_dumps(
+                    {
+                        "ack": request_id,
+                        "ok": False,
+                        "error": {"code": "internal", "message": "The server failed; try again."},
+                    }
+                )
+            )
+            return
+        await self.send(text_data=_dumps({"ack": request_id, "ok": True, "data": result}))
+
+    async def refresh_presence(self) -> None:
+        await database_sync_to_async(presence.presence_mark)(
+            user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name
+        )
+
+
+# --- event handlers: parse, call the service, return the ack's data -----------------------
+
+
+def _room_id(data: dict[str, Any]) -> int:
+    value = data.get("room_id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput("room_id is required.")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput("room_id must be a number.") from None
+
+
+def _str_list(data: dict[str, Any], field: str) -> list[str]:
+    value = data.get(field)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{field} must be a list of user ids.")
+    return value
+
+
+async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    payload, _created = await database_sync_to_async(message_services.message_send)(
+        actor=consumer.user,
+        room_id=_room_id(data),
+        msg_id=data.get("msg_id"),
+        body=data.get("body"),
+        type=data.get("type") or "talk",
+        reply_to=data.get("reply_to"),
+    )
+    return payload
+
+
+async def on_open_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    room_id = _room_id(data)
+    seq = await database_sync_to_async(message_services.room_open)(
+        actor=consumer.user, room_id=room_id
+    )
+    consumer.open_room_id = room_id
+    return {"room_id": room_id, "last_read_seq": seq}
+
+
+async def on_close_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    consumer.open_room_id = None
+    return {}
+
+
+async def on_read(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    room_id = _room_id(data)
+    seq = await database_sync_to_async(message_services.room_read)(
+        actor=consumer.user, room_id=room_id, seq=data.get("seq")
+    )
+    return {"room_id": room_id, "last_read_seq": seq}
+
+
+async def on_typing(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    room_id = _room_id(data)
+    now = time.monotonic()
+    interval = settings.MESSENGER["TYPING_MIN_INTERVAL_SECONDS"]
+    if now - consumer.last_typing.get(room_id, -interval) < interval:
+        raise RateLimited(f"typing may be sent once per {interval:g} seconds per room.")
+    consumer.last_typing[room_id] = now
+    if len(consumer.last_typing) > 100:
+        consumer.last_typing = {room_id: now}
+
+    def audience() -> list[int]:
+        member = room_selectors.membership_get(user=consumer.user, room_id=room_id)
+        return [
+            pk
+            for pk in room_selectors.room_member_user_pks(room_id=member.room_id)
+            if pk != consumer.user.pk
+        ]
+
+    others = await database_sync_to_async(audience)()
+    await apublish_to_users(
+        others, "typing", {"room_id": room_id, "user_id": consumer.user.user_id}
+    )
+    return {}
+
+
+async def on_create_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    name = data.get("name") or ""
+    if not isinstance(name, str):
+        raise InvalidInput("name must be text.")
+
+    def create() -> dict[str, Any]:
+        room, created = message_services.room_create(
+            actor=consumer.user, member_ids=_str_list(data, "member_ids"), name=name
+        )
+        member = room_selectors.membership_get(user=consumer.user, room_id=room.pk)
+        return room_selectors.room_summary_for(member=member) | {"created": created}
+
+    return await database_sync_to_async(create)()
+
+
+async def on_invite(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    def invite() -> dict[str, Any]:
+        room, message = message_services.room_invite(
+            actor=consumer.user, room_id=_room_id(data), user_ids=_str_list(data, "user_ids")
+        )
+        member = room_selectors.membership_get(user=consumer.user, room_id=room.pk)
+        return {"room": room_selectors.room_summary_for(member=member), "message": message}
+
+    return await database_sync_to_async(invite)()
+
+
+async def on_leave(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    room_id = _room_id(data)
+    await database_sync_to_async(message_services.room_leave)(actor=consumer.user, room_id=room_id)
+    if consumer.open_room_id == room_id:
+        consumer.open_room_id = None
+    return {"room_id": room_id}
+
+
+async def on_alive(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    await consumer.refresh_presence()
+    return {"server_time": timezone.now()}
+
+
+EVENTS: dict[str, Handler] = {
+    "send_msg": on_send_msg,
+    "open_room": on_open_room,
+    "close_room": on_close_room,
+    "read": on_read,
+    "typing": on_typing,
+    "create_room": on_create_room,
+    "invite": on_invite,
+    "leave": on_leave,
+    "alive": on_alive,
+}

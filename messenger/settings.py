@@ -1,0 +1,276 @@
+"""One settings module, driven by environment variables (docs/operations.md lists them all).
+
+With no variables set it runs embedded: SQLite, the in-memory channel layer, eager Celery and
+media in ./var. With MYSQL_DATABASE and REDIS_URL it runs on MySQL/MariaDB and Redis. With
+DJANGO_DEBUG=0 it refuses to start unless the production settings are all given.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if not value:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = env(name)
+    return int(value) if value else default
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in env(name).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+MYSQL_DATABASE = env("MYSQL_DATABASE")
+REDIS_URL = env("REDIS_URL")
+
+if not DEBUG:
+    missing = [
+        name
+        for name, value in (
+            ("DJANGO_SECRET_KEY", env("DJANGO_SECRET_KEY")),
+            ("DJANGO_ALLOWED_HOSTS", env("DJANGO_ALLOWED_HOSTS")),
+            ("MYSQL_DATABASE", MYSQL_DATABASE),
+            ("REDIS_URL", REDIS_URL),
+        )
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is off, so these settings are required: " + ", ".join(missing)
+        )
+
+# The fallback key only ever serves the embedded default (DEBUG on); production refuses it above.
+SECRET_KEY = env("DJANGO_SECRET_KEY") or "embedded-default-insecure-key-change-me"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (
+    ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# ERP portal pages (scheme://host[:port]) allowed to open the WebSocket besides our own hosts.
+MESSENGER_WS_ORIGINS = env_list("MESSENGER_WS_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "messenger",
+    "orgsync",
+    "rooms",
+    "messages.apps.TalkConfig",
+    "filetransfer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "messenger.urls"
+ASGI_APPLICATION = "messenger.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+VAR_DIR = Path(env("MESSENGER_VAR_DIR") or BASE_DIR / "var")
+
+if MYSQL_DATABASE:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": MYSQL_DATABASE,
+            "USER": env("MYSQL_USER", "root"),
+            "PASSWORD": env("MYSQL_PASSWORD"),
+            # Empty host means the unix socket, where MariaDB's root is accepted.
+            "HOST": env("MYSQL_HOST"),
+            "PORT": env("MYSQL_PORT"),
+            "CONN_MAX_AGE": env_int("MYSQL_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "charset": "utf8mb4",
+                "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+                "isolation_level": "read committed",
+            },
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+        }
+    }
+    if env("MYSQL_UNIX_SOCKET"):
+        DATABASES["default"]["OPTIONS"]["unix_socket"] = env("MYSQL_UNIX_SOCKET")
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("SQLITE_PATH") or VAR_DIR / "messenger.sqlite3",
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "orgsync.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# API errors are in English; what people write (and the system lines) is theirs.
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("MESSENGER_TIME_ZONE", "Asia/Seoul")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT") or VAR_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG
+# Attachments are never served from a public URL: only through the authorised file views.
+MEDIA_ROOT = Path(env("MEDIA_ROOT") or VAR_DIR / "media")
+
+LOGIN_URL = "/admin/login/"
+
+# --- Redis: channel layer, cache, Celery broker -------------------------------------------
+REDIS_PREFIX = env("REDIS_PREFIX", "messenger")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 caps a pool at 100 connections and raises under a connect storm.
+                "hosts": [
+                    {"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONN", 1000)}
+                ],
+                "prefix": f"{REDIS_PREFIX}:asgi",
+                "capacity": env_int("CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+                # Longer than the server's websocket timeout, so a live socket never silently
+                # falls out of its user's group.
+                "group_expiry": 2 * 86400,
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+        }
+    }
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ACKS_LATE = True
+
+# --- REST ----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "messenger.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 12)),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "uid",
+    "SIGNING_KEY": SECRET_KEY,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Messenger API",
+    "DESCRIPTION": "REST half of the client protocol; the WebSocket half is in docs/protocol.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # On-premise sites have no internet: the docs page's assets are served by the app itself.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Messenger rules ---------------------------------------------------------------------
+MESSENGER = {
+    "BODY_MAX_CHARS": env_int("MESSENGER_BODY_MAX_CHARS", 4000),
+    "CANCEL_WINDOW_SECONDS": env_int("MESSENGER_CANCEL_WINDOW_SECONDS", 24 * 3600),
+    "ROOM_MAX_MEMBERS": env_int("MESSENGER_ROOM_MAX_MEMBERS", 5000),
+    "ROOM_NAME_MAX_CHARS": 100,
+    "HISTORY_PAGE_DEFAULT": 50,
+    "HISTORY_PAGE_MAX": 200,
+    "SEARCH_LIMIT_MAX": 100,
+    "WS_FRAME_MAX_BYTES": env_int("MESSENGER_WS_FRAME_MAX_BYTES", 64 * 1024),
+    "TYPING_MIN_INTERVAL_SECONDS": 2.0,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

@@ -1,0 +1,55 @@
+"""URL configuration: the REST API under /api/, admin, the schema and the browser client."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from messages import api as messages_api
+from messenger import views
+from orgsync import api as orgsync_api
+from rooms import api as rooms_api
+
+api = [
+    path("auth/token", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("me", orgsync_api.MeApi.as_view(), name="me"),
+    path("org/tree", orgsync_api.OrgTreeApi.as_view(), name="org-tree"),
+    path("users", orgsync_api.UserSearchApi.as_view(), name="users"),
+    path("rooms", messages_api.RoomListCreateApi.as_view(), name="rooms"),
+    path("rooms/<int:room_id>", rooms_api.RoomDetailApi.as_view(), name="room"),
+    path("rooms/<int:room_id>/invite", messages_api.RoomInviteApi.as_view(), name="room-invite"),
+    path("rooms/<int:room_id>/leave", messages_api.RoomLeaveApi.as_view(), name="room-leave"),
+    path(
+        "rooms/<int:room_id>/messages",
+        messages_api.RoomMessagesApi.as_view(),
+        name="room-messages",
+    ),
+    path("rooms/<int:room_id>/read", messages_api.RoomReadApi.as_view(), name="room-read"),
+    path(
+        "messages/<str:msg_id>/readers",
+        messages_api.MessageReadersApi.as_view(),
+        name="message-readers",
+    ),
+    path("messages/<str:msg_id>", messages_api.MessageDeleteApi.as_view(), name="message"),
+    path(
+        "messages/<str:msg_id>/cancel",
+        messages_api.MessageCancelApi.as_view(),
+        name="message-cancel",
+    ),
+    path("search", messages_api.SearchApi.as_view(), name="search"),
+    path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+]
+
+urlpatterns = [
+    path("", views.client, name="client"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]

@@ -1,0 +1,118 @@
+"""Shared fixtures. The suite runs on MariaDB and Redis (./test sets MYSQL_DATABASE and
+REDIS_URL); the embedded default is covered by its own smoke test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from messages import services as message_services
+from messenger import realtime
+from orgsync.models import User
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(**fields: Any) -> User:
+        return UserFactory(**fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user) -> User:
+    return make_user(user_id="alice", name="앨리스")
+
+
+@pytest.fixture
+def bob(make_user) -> User:
+    return make_user(user_id="bob", name="밥")
+
+
+@pytest.fixture
+def carol(make_user) -> User:
+    return make_user(user_id="carol", name="캐럴")
+
+
+@pytest.fixture
+def dave(make_user) -> User:
+    return make_user(user_id="dave", name="데이브")
+
+
+def token_for(user: User) -> str:
+    return str(AccessToken.for_user(user))
+
+
+@pytest.fixture
+def api() -> Callable[[User | None], APIClient]:
+    """An API client authenticated as the given user (anonymous for None)."""
+
+    def client(user: User | None = None) -> APIClient:
+        c = APIClient()
+        if user is not None:
+            c.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return c
+
+    return client
+
+
+class PushRecorder:
+    """Records every push published through messenger.realtime, and still sends it.
+
+    Wrap the action in `with pushes.committed():` so its on-commit pushes run at the end of the
+    block, as they would when the real transaction commits.
+    """
+
+    def __init__(self, capture) -> None:
+        self.sent: list[tuple[list[int], str, dict[str, Any]]] = []
+        self._capture = capture
+
+    def committed(self):
+        return self._capture(execute=True)
+
+    def of(self, event: str) -> list[tuple[list[int], dict[str, Any]]]:
+        return [(users, data) for users, ev, data in self.sent if ev == event]
+
+    def users_of(self, event: str) -> set[int]:
+        return {pk for users, _data in self.of(event) for pk in users}
+
+
+@pytest.fixture
+def pushes(monkeypatch, django_capture_on_commit_callbacks) -> PushRecorder:
+    recorder = PushRecorder(django_capture_on_commit_callbacks)
+    original = realtime.publish_to_users
+
+    def record(user_ids, event, data):
+        recorder.sent.append((list(user_ids), event, data))
+        original(user_ids, event, data)
+
+    monkeypatch.setattr(realtime, "publish_to_users", record)
+    return recorder
+
+
+def send(user: User, room_id: int, body: str = "hello", **kwargs: Any) -> dict[str, Any]:
+    payload, _created = message_services.message_send(
+        actor=user, room_id=room_id, msg_id=kwargs.pop("msg_id", uuid.uuid4()), body=body, **kwargs
+    )
+    return payload
+
+
+@pytest.fixture
+def group(alice, bob, carol):
+    """A group room of alice (master), bob and carol."""
+    room, _created = message_services.room_create(
+        actor=alice, member_ids=[bob.user_id, carol.user_id], name="프로젝트"
+    )
+    return room
+
+
+@pytest.fixture
+def direct(alice, bob):
+    room, _created = message_services.room_open_direct(actor=alice, peer=bob)
+    return room
