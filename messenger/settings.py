@@ -178,9 +178,16 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 caps a pool at 100 connections and raises under a connect storm.
                 "hosts": [
-                    {"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONN", 1000)}
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 caps a pool at 100 connections and raises under a storm.
+                        "max_connections": env_int("REDIS_MAX_CONN", 1000),
+                        # redis-py 8 reads with a 5 s socket timeout by default, which breaks the
+                        # layer's blocking BZPOPMIN (channels_redis#422): give it more than 5 s.
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 5,
+                    }
                 ],
                 "prefix": f"{REDIS_PREFIX}:asgi",
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
