@@ -1,0 +1,157 @@
+"""A real ASGI server (daphne) on the test database, and Debian's Chromium driven by Playwright.
+
+The server runs in its own process, so the test data must be committed: browser tests use
+`django_db(transaction=True)`, and the server is stopped before pytest-django empties the
+tables.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connections
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def in_db_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run database work beside Playwright.
+
+    Playwright's sync API keeps an event loop running in the test's thread, and Django refuses
+    database calls there; a short-lived thread of its own (with its own connection, closed at
+    the end) is the plain way round.
+    """
+
+    def run() -> T:
+        try:
+            return work(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DaphneServer:
+    """daphne serving messenger.asgi on 127.0.0.1:<port>, pointed at pytest-django's database.
+
+    It can be stopped and started again on the same port, as a restart in production would.
+    """
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {
+            **os.environ,
+            "MYSQL_DATABASE": settings.DATABASES["default"]["NAME"],
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "messenger.asgi:application",
+        ]
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"daphne did not answer /healthz:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def server(transactional_db, artifacts, request) -> Iterator[DaphneServer]:
+    # Depending on transactional_db makes this teardown run before the tables are flushed,
+    # so the server holds no connection or lock on them by then.
+    log_path = artifacts / f"daphne-{request.node.name}.log"
+    log_path.unlink(missing_ok=True)
+    daphne = DaphneServer(free_port(), log_path)
+    daphne.start()
+    try:
+        yield daphne
+    finally:
+        daphne.stop()
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=10_000)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
