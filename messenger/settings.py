@@ -8,6 +8,7 @@ DJANGO_DEBUG=0 it refuses to start unless the production settings are all given.
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -116,6 +117,7 @@ TEMPLATES = [
 
 VAR_DIR = Path(env("MESSENGER_VAR_DIR") or BASE_DIR / "var")
 
+DATABASES: dict[str, dict[str, Any]]
 if MYSQL_DATABASE:
     DATABASES = {
         "default": {

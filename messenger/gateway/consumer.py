@@ -50,6 +50,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     user: User | None = None
     kind: str = "web"
 
+    @property
+    def actor(self) -> User:
+        """The authenticated user; only connections that passed connect() handle frames."""
+        assert self.user is not None
+        return self.user
+
     # --- connection life cycle ----------------------------------------------------------
 
     async def connect(self) -> None:
@@ -78,12 +84,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             self.user = None
             return
         # A newer connection of the same kind replaces the older one, on whatever process.
-        own_kind = user_kind_group(self.user.pk, self.kind)
+        own_kind = user_kind_group(self.actor.pk, self.kind)
         await self.channel_layer.group_send(
             own_kind, {"type": "session.replace", "channel": self.channel_name}
         )
         await self.channel_layer.group_add(own_kind, self.channel_name)
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_add(user_group(self.actor.pk), self.channel_name)
         await self.accept(subprotocol)
         await self._went_online()
 
@@ -91,18 +97,20 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if self.user is None:
             return
         await self.channel_layer.group_discard(
-            user_kind_group(self.user.pk, self.kind), self.channel_name
+            user_kind_group(self.actor.pk, self.kind), self.channel_name
         )
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.actor.pk), self.channel_name)
         await self._went_offline(code)
 
     @database_sync_to_async
     def _mark_online(self) -> bool:
         """Record the connection; True when this kind was not online before."""
-        was = presence.presence_kinds([self.user.pk]).get(self.user.pk, [])
-        presence.presence_mark(user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name)
+        was = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
+        presence.presence_mark(
+            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
+        )
         action_log_record(
-            user=self.user,
+            user=self.actor,
             work=ActionLog.Work.CONNECT,
             device=self.kind,
             started_at=self.connected_at,
@@ -112,10 +120,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _mark_offline(self, code: int) -> None:
         presence.presence_clear(
-            user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name
+            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
         )
         action_log_record(
-            user=self.user,
+            user=self.actor,
             work=ActionLog.Work.DISCONNECT,
             device=self.kind,
             state=str(code or ""),
@@ -133,13 +141,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _presence_state(self) -> tuple[list[str], list[int]]:
-        kinds = presence.presence_kinds([self.user.pk]).get(self.user.pk, [])
-        return kinds, room_selectors.direct_peer_pks(user=self.user)
+        kinds = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
+        return kinds, room_selectors.direct_peer_pks(user=self.actor)
 
     async def _publish_presence(self) -> None:
         kinds, audience = await self._presence_state()
-        data = {"user_id": self.user.user_id, "online": bool(kinds), "kinds": kinds}
-        await apublish_to_users([*audience, self.user.pk], "presence", data)
+        data = {"user_id": self.actor.user_id, "online": bool(kinds), "kinds": kinds}
+        await apublish_to_users([*audience, self.actor.pk], "presence", data)
 
     # --- channel-layer messages addressed to this connection -----------------------------
 
@@ -202,7 +210,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             )
             return
         except Exception:
-            logger.exception("gateway event failed for user %s", self.user.pk)
+            logger.exception("gateway event failed for user %s", self.actor.pk)
             await self.send(
                 text_data=_dumps(
                     {
@@ -217,7 +225,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     async def refresh_presence(self) -> None:
         await database_sync_to_async(presence.presence_mark)(
-            user_pk=self.user.pk, kind=self.kind, channel_name=self.channel_name
+            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
         )
 
 
@@ -243,7 +251,7 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
 
 async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     payload, _created = await database_sync_to_async(message_services.message_send)(
-        actor=consumer.user,
+        actor=consumer.actor,
         room_id=_room_id(data),
         msg_id=data.get("msg_id"),
         body=data.get("body"),
@@ -256,7 +264,7 @@ async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[s
 async def on_open_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     room_id = _room_id(data)
     seq = await database_sync_to_async(message_services.room_open)(
-        actor=consumer.user, room_id=room_id
+        actor=consumer.actor, room_id=room_id
     )
     consumer.open_room_id = room_id
     return {"room_id": room_id, "last_read_seq": seq}
@@ -270,7 +278,7 @@ async def on_close_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict
 async def on_read(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     room_id = _room_id(data)
     seq = await database_sync_to_async(message_services.room_read)(
-        actor=consumer.user, room_id=room_id, seq=data.get("seq")
+        actor=consumer.actor, room_id=room_id, seq=data.get("seq")
     )
     return {"room_id": room_id, "last_read_seq": seq}
 
@@ -286,16 +294,16 @@ async def on_typing(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str
         consumer.last_typing = {room_id: now}
 
     def audience() -> list[int]:
-        member = room_selectors.membership_get(user=consumer.user, room_id=room_id)
+        member = room_selectors.membership_get(user=consumer.actor, room_id=room_id)
         return [
             pk
             for pk in room_selectors.room_member_user_pks(room_id=member.room_id)
-            if pk != consumer.user.pk
+            if pk != consumer.actor.pk
         ]
 
     others = await database_sync_to_async(audience)()
     await apublish_to_users(
-        others, "typing", {"room_id": room_id, "user_id": consumer.user.user_id}
+        others, "typing", {"room_id": room_id, "user_id": consumer.actor.user_id}
     )
     return {}
 
@@ -307,9 +315,9 @@ async def on_create_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dic
 
     def create() -> dict[str, Any]:
         room, created = message_services.room_create(
-            actor=consumer.user, member_ids=_str_list(data, "member_ids"), name=name
+            actor=consumer.actor, member_ids=_str_list(data, "member_ids"), name=name
         )
-        member = room_selectors.membership_get(user=consumer.user, room_id=room.pk)
+        member = room_selectors.membership_get(user=consumer.actor, room_id=room.pk)
         return room_selectors.room_summary_for(member=member) | {"created": created}
 
     return await database_sync_to_async(create)()
@@ -318,9 +326,9 @@ async def on_create_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dic
 async def on_invite(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     def invite() -> dict[str, Any]:
         room, message = message_services.room_invite(
-            actor=consumer.user, room_id=_room_id(data), user_ids=_str_list(data, "user_ids")
+            actor=consumer.actor, room_id=_room_id(data), user_ids=_str_list(data, "user_ids")
         )
-        member = room_selectors.membership_get(user=consumer.user, room_id=room.pk)
+        member = room_selectors.membership_get(user=consumer.actor, room_id=room.pk)
         return {"room": room_selectors.room_summary_for(member=member), "message": message}
 
     return await database_sync_to_async(invite)()
@@ -328,7 +336,7 @@ async def on_invite(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str
 
 async def on_leave(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     room_id = _room_id(data)
-    await database_sync_to_async(message_services.room_leave)(actor=consumer.user, room_id=room_id)
+    await database_sync_to_async(message_services.room_leave)(actor=consumer.actor, room_id=room_id)
     if consumer.open_room_id == room_id:
         consumer.open_room_id = None
     return {"room_id": room_id}

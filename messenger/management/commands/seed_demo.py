@@ -112,7 +112,11 @@ class Command(BaseCommand):
         orgs: dict[str, Org] = {}
         for code, name, seq, level, parent in ORGS:
             orgs[code] = Org.objects.create(
-                org_cd=code, name=name, seq=seq, level=level, parent=orgs.get(parent)
+                org_cd=code,
+                name=name,
+                seq=seq,
+                level=level,
+                parent=orgs[parent] if parent else None,
             )
         users: dict[str, User] = {}
         for user_id, name, org, job, tel in PEOPLE:
