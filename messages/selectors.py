@@ -6,6 +6,7 @@ Every read checks the caller's membership; a member sees messages from when they
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +56,9 @@ def _int_or_none(value: Any, field: str) -> int | None:
 
 
 def page_limit(value: Any) -> int:
-    limit = _int_or_none(value, "limit") or settings.MESSENGER["HISTORY_PAGE_DEFAULT"]
+    limit = _int_or_none(value, "limit")
+    if limit is None:
+        limit = settings.MESSENGER["HISTORY_PAGE_DEFAULT"]
     return min(max(limit, 1), settings.MESSENGER["HISTORY_PAGE_MAX"])
 
 
@@ -135,7 +138,9 @@ def messages_search(
         user=user, state__in=room_selectors.PRESENT_STATES, room_id=OuterRef("room_id")
     )
     if room_id not in (None, ""):
-        member = room_selectors.membership_get(user=user, room_id=room_id)
+        # A query parameter that is not a number is bad input, not an unknown room.
+        room_pk = _int_or_none(room_id, "room_id")
+        member = room_selectors.membership_get(user=user, room_id=room_pk)
         mine = mine.filter(room_id=member.room_id)
     qs = (
         _visible_to(user)
@@ -150,8 +155,12 @@ def messages_search(
     if room_id not in (None, ""):
         qs = qs.filter(room_id=member.room_id)
     rows = list(qs[:size])
-    counters: dict[int, Callable[[int], int]] = {}
-    for m in rows:
-        if m.room_id not in counters:
-            counters[m.room_id] = unread_counts(room_id=m.room_id)
-    return [message_payload(m, unread=counters[m.room_id](m.seq)) for m in rows]
+    # The watermarks of every room in the result in one query, not one query per room.
+    marks: dict[int, list[int]] = defaultdict(list)
+    for room_pk, mark in RoomMember.objects.filter(
+        room_id__in={m.room_id for m in rows}, state__in=room_selectors.PRESENT_STATES
+    ).values_list("room_id", "last_read_seq"):
+        marks[room_pk].append(mark)
+    for room_marks in marks.values():
+        room_marks.sort()
+    return [message_payload(m, unread=unread_for(m.seq, marks[m.room_id])) for m in rows]

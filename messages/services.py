@@ -29,7 +29,7 @@ from messenger.realtime import publish_on_commit
 from orgsync.models import User
 from rooms import selectors as room_selectors
 from rooms.models import Room, RoomMember, RoomMemberSet
-from rooms.services import clean_room_name, publish_room_updated
+from rooms.services import clean_room_name, has_lone_surrogates, publish_room_updated
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def _clean_body(body: Any) -> str:
         raise InvalidInput("body must be text.")
     if "\x00" in body:
         raise InvalidInput("body may not contain NUL characters.")
+    if has_lone_surrogates(body):
+        raise InvalidInput("body is not valid text.")
     limit = settings.MESSENGER["BODY_MAX_CHARS"]
     if len(body) > limit:
         raise InvalidInput(f"body may have at most {limit} characters.")
@@ -77,7 +79,9 @@ def _refresh_member_set(room: Room) -> None:
 
 def _users_by_login(user_ids: Any, *, field: str) -> list[User]:
     """Active users for the given login ids, or InvalidInput naming the unknown ones."""
-    if not isinstance(user_ids, list) or not all(isinstance(u, str) for u in user_ids):
+    if not isinstance(user_ids, list) or not all(
+        isinstance(u, str) and not has_lone_surrogates(u) for u in user_ids
+    ):
         raise InvalidInput(f"{field} must be a list of user ids.")
     wanted = list(dict.fromkeys(u.strip() for u in user_ids if u.strip()))
     limit = settings.MESSENGER["ROOM_MAX_MEMBERS"]
@@ -155,11 +159,15 @@ def _append(
     return message
 
 
-def _publish_message(message: Message, *, room: Room) -> dict[str, Any]:
+def _publish_message(
+    message: Message, *, room: Room, sender_present: bool = True
+) -> dict[str, Any]:
     """Publish a new message to the room's members after commit; return its payload."""
     audience = room_selectors.room_member_user_pks(room_id=room.pk)
-    # Only the sender has read it when it lands.
-    unread = max(room.member_count - (1 if message.sender_id else 0), 0)
+    # Only the sender has read it when it lands, and only if they are still in the room (the
+    # one who leaves is no longer counted in member_count, nor among the readers).
+    read_by_sender = 1 if message.sender_id and sender_present else 0
+    unread = max(room.member_count - read_by_sender, 0)
     payload = message_payload(message, unread=unread)
     publish_on_commit(audience, MESSAGE, payload)
     return payload
@@ -213,6 +221,9 @@ def room_create(*, actor: User, member_ids: Any, name: str = "") -> tuple[Room, 
         return room_open_direct(actor=actor, peer=others[0] if others else actor)
     name = clean_room_name(name, field="name")
     everyone = [actor, *others]
+    limit = settings.MESSENGER["ROOM_MAX_MEMBERS"]
+    if len(everyone) > limit:
+        raise InvalidInput(f"A room may have at most {limit} members.")
     members, digest = _members_key([u.pk for u in everyone])
     reusable = (
         RoomMemberSet.objects.filter(
@@ -334,7 +345,7 @@ def room_leave(*, actor: User, room_id: Any) -> dict[str, Any] | None:
         body=f"{actor.name}님이 나갔습니다.",
         meta={"user_id": actor.user_id},
     )
-    return _publish_message(line, room=room)
+    return _publish_message(line, room=room, sender_present=False)
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -357,15 +368,17 @@ def message_send(
     msg_uuid = parse_msg_id(msg_id)
     if type not in CLIENT_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(CLIENT_TYPES)}.")
-    stored = _stored_for_retry(actor=actor, room_id=room_id, msg_id=msg_uuid)
-    if stored is not None:
-        return stored, False
-    body = _clean_body(body)
     with transaction.atomic():
+        # Membership first, even for a retry: one who left the room is refused like a stranger
+        # and is not told how the room has read the message since.
         member = room_selectors.membership_get(user=actor, room_id=room_id)
+        stored = _stored_for_retry(actor=actor, room_pk=member.room_id, msg_id=msg_uuid)
+        if stored is not None:
+            return stored, False
+        body = _clean_body(body)
         room = room_selectors.room_lock(room_id=member.room_id)
         # Re-check under the room lock: a concurrent retry may have just committed.
-        stored = _stored_for_retry(actor=actor, room_id=room.pk, msg_id=msg_uuid)
+        stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_uuid)
         if stored is not None:
             return stored, False
         original = None
@@ -386,7 +399,7 @@ def message_send(
         return _publish_message(message, room=room), True
 
 
-def _stored_for_retry(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
+def _stored_for_retry(*, actor: User, room_pk: int, msg_id: uuid.UUID) -> dict[str, Any] | None:
     message = (
         Message.objects.select_related("sender", "reply_to", "reply_to__sender")
         .filter(msg_id=msg_id)
@@ -394,7 +407,7 @@ def _stored_for_retry(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[s
     )
     if message is None:
         return None
-    if message.sender_id != actor.pk or str(message.room_id) != str(room_id):
+    if message.sender_id != actor.pk or message.room_id != room_pk:
         raise Conflict("msg_id is already used by another message.")
     return message_payload(message, unread=unread_counts(room_id=message.room_id)(message.seq))
 

@@ -168,6 +168,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
+if DEBUG:
+    # whitenoise warns on every request when its root is missing; in debug it serves from the
+    # finders, so an empty folder is all it needs.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Attachments are never served from a public URL: only through the authorised file views.
 MEDIA_ROOT = Path(env("MEDIA_ROOT") or VAR_DIR / "media")
 

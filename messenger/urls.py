@@ -1,7 +1,7 @@
 """URL configuration: the REST API under /api/, admin, the schema and the browser client."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
@@ -45,6 +45,8 @@ api = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
         name="docs",
     ),
+    # Anything else under /api/ answers in the API's error shape, not Django's HTML page.
+    re_path(r"^.*$", views.api_not_found),
 ]
 
 urlpatterns = [

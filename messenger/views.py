@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from messenger.errors import error_body
+
 
 @require_GET
 def client(request: HttpRequest) -> HttpResponse:
@@ -16,3 +18,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

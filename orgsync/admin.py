@@ -27,9 +27,7 @@ class UserAdmin(BaseUserAdmin):
         ),
         ("History", {"fields": ("last_login", "last_seen_at", "created_at", "modified_at")}),
     )
-    add_fieldsets = (
-        (None, {"fields": ("user_id", "name", "org", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"fields": ("user_id", "name", "org", "password1", "password2")}),)
 
 
 @admin.register(Org)

@@ -50,6 +50,12 @@ class RoomDetailApi(APIView):
         name = serializers.CharField(allow_blank=True, max_length=100, required=False)
 
         def validate(self, attrs):
+            # An unknown field is most likely a typo: refuse it rather than half-apply the PATCH.
+            extra = set(self.initial_data) - set(self.fields)
+            if extra:
+                raise serializers.ValidationError(
+                    f"These fields cannot be changed here: {', '.join(sorted(extra))}"
+                )
             if not attrs:
                 raise serializers.ValidationError("Give nickname, muted or name.")
             return attrs

@@ -19,13 +19,24 @@ from rooms.models import Room, RoomMember
 ROOM_UPDATED = "room_updated"
 
 
-def clean_room_name(value: str, *, field: str) -> str:
-    value = (value or "").strip()
+def has_lone_surrogates(value: str) -> bool:
+    """True for text that cannot be stored as UTF-8 (JSON lets a client send "\\ud800")."""
+    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+
+
+def clean_room_name(value: Any, *, field: str) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.")
+    value = value.strip()
     limit = settings.MESSENGER["ROOM_NAME_MAX_CHARS"]
     if len(value) > limit:
         raise InvalidInput(f"{field} may have at most {limit} characters.")
     if any(ord(ch) < 32 for ch in value):
         raise InvalidInput(f"{field} may not contain control characters.")
+    if has_lone_surrogates(value):
+        raise InvalidInput(f"{field} is not valid text.")
     return value
 
 
