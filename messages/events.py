@@ -52,10 +52,14 @@ def unread_for(seq: int, sorted_watermarks: list[int]) -> int:
     return bisect_left(sorted_watermarks, seq)
 
 
-def message_updated_payload(message: Message) -> dict[str, Any]:
-    return {
+def message_updated_payload(message: Message, *, with_meta: bool = False) -> dict[str, Any]:
+    """The `message_updated` push; `meta` is added when it is what changed (a link preview)."""
+    payload: dict[str, Any] = {
         "msg_id": str(message.msg_id),
         "room_id": message.room_id,
         "seq": message.seq,
         "state": message.state,
     }
+    if with_meta:
+        payload["meta"] = {} if message.state == Message.State.CANCELLED else message.meta
+    return payload

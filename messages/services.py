@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +38,8 @@ MESSAGE_UPDATED = "message_updated"
 READ = "read"
 ROOM_REMOVED = "room_removed"
 CLIENT_TYPES = (Message.Type.TALK,)
+# Messages that carry a stored file; filetransfer appends them through message_append_file.
+FILE_TYPES = (Message.Type.IMAGE, Message.Type.FILE, Message.Type.FLINK)
 PREVIEW_CHARS = 200
 
 
@@ -113,6 +115,8 @@ def _append(
     msg_id: uuid.UUID | None = None,
     meta: dict[str, Any] | None = None,
     reply_to: Message | None = None,
+    file_expires_at: datetime | None = None,
+    thumbnail: str = "",
 ) -> Message:
     """Add a message to a locked room: the one place a seq is allocated.
 
@@ -130,6 +134,8 @@ def _append(
         body=body,
         meta=meta or {},
         reply_to=reply_to,
+        file_expires_at=file_expires_at,
+        thumbnail=thumbnail,
     )
     room.last_seq = seq
     room.last_message_at = now
@@ -399,16 +405,112 @@ def message_send(
         return _publish_message(message, room=room), True
 
 
-def _stored_for_retry(*, actor: User, room_pk: int, msg_id: uuid.UUID) -> dict[str, Any] | None:
-    message = (
-        Message.objects.select_related("sender", "reply_to", "reply_to__sender")
-        .filter(msg_id=msg_id)
-        .first()
+def message_retry_payload(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
+    """The stored message when msg_id was already sent by the actor in this room (a retry), else
+    None; membership is checked first, and a msg_id used elsewhere is a conflict."""
+    member = room_selectors.membership_get(user=actor, room_id=room_id)
+    return _stored_for_retry(actor=actor, room_pk=member.room_id, msg_id=msg_id)
+
+
+def message_append_file(
+    *,
+    actor: User,
+    room_id: Any,
+    msg_id: uuid.UUID,
+    type: str,
+    body: str,
+    meta: dict[str, Any],
+    file_expires_at: datetime | None = None,
+    thumbnail: str = "",
+) -> tuple[Message | None, dict[str, Any], bool]:
+    """Append an image, file or flink message, idempotently by msg_id: filetransfer's entry
+    point, called in its transaction once the file is stored.
+
+    Returns (the new message, or None for a retry; its payload; created). The `message` push
+    goes out after commit, as for any send.
+    """
+    if type not in FILE_TYPES:
+        raise InvalidInput(f"type must be one of: {', '.join(FILE_TYPES)}.")
+    with transaction.atomic():
+        member = room_selectors.membership_get(user=actor, room_id=room_id)
+        room = room_selectors.room_lock(room_id=member.room_id)
+        # Checked under the room lock: a concurrent retry may have just committed.
+        stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
+        if stored is not None:
+            return None, stored, False
+        try:
+            with transaction.atomic():
+                message = _append(
+                    room=room,
+                    sender=actor,
+                    type=type,
+                    body=body,
+                    msg_id=msg_id,
+                    meta=meta,
+                    file_expires_at=file_expires_at,
+                    thumbnail=thumbnail,
+                )
+        except IntegrityError:
+            raise Conflict("msg_id is already used by another message.") from None
+        return message, _publish_message(message, room=room), True
+
+
+@transaction.atomic
+def messages_mark_expired(*, message_pks: list[int]) -> int:
+    """Mark file messages whose file was deleted as expired (the rows stay) and push
+    message_updated to each room's members after commit; returns how many changed."""
+    rows = list(
+        Message.objects.select_for_update()
+        .filter(pk__in=message_pks, type__in=FILE_TYPES, state=Message.State.NORMAL)
+        .order_by("pk")
     )
-    if message is None:
+    if not rows:
+        return 0
+    Message.objects.filter(pk__in=[m.pk for m in rows]).update(
+        state=Message.State.EXPIRED, updated_at=timezone.now()
+    )
+    for message in rows:
+        message.state = Message.State.EXPIRED
+        Room.objects.filter(pk=message.room_id, last_seq=message.seq).update(
+            last_msg_state=Message.State.EXPIRED
+        )
+        publish_on_commit(
+            room_selectors.room_member_user_pks(room_id=message.room_id),
+            MESSAGE_UPDATED,
+            message_updated_payload(message),
+        )
+    return len(rows)
+
+
+@transaction.atomic
+def message_meta_set(*, message_pk: int, key: str, value: dict[str, Any]) -> bool:
+    """Add one entry to a message's meta (a link preview card) and push message_updated with
+    the new meta after commit; a cancelled or missing message is left alone (returns False)."""
+    message = Message.objects.select_for_update().filter(pk=message_pk).first()
+    if message is None or message.state == Message.State.CANCELLED:
+        return False
+    message.meta = {**message.meta, key: value}
+    message.save(update_fields=["meta", "updated_at"])
+    publish_on_commit(
+        room_selectors.room_member_user_pks(room_id=message.room_id),
+        MESSAGE_UPDATED,
+        message_updated_payload(message, with_meta=True),
+    )
+    return True
+
+
+def _stored_for_retry(*, actor: User, room_pk: int, msg_id: uuid.UUID) -> dict[str, Any] | None:
+    # Every send asks this and nearly always hears "no": a narrow query keeps the miss cheap
+    # (the wide select_related below costs milliseconds of SQL compilation alone).
+    owner = Message.objects.filter(msg_id=msg_id).values_list("sender_id", "room_id")[:1]
+    found = next(iter(owner), None)
+    if found is None:
         return None
-    if message.sender_id != actor.pk or message.room_id != room_pk:
+    if found != (actor.pk, room_pk):
         raise Conflict("msg_id is already used by another message.")
+    message = Message.objects.select_related("sender", "reply_to", "reply_to__sender").get(
+        msg_id=msg_id
+    )
     return message_payload(message, unread=unread_counts(room_id=message.room_id)(message.seq))
 
 

@@ -16,13 +16,13 @@ def _key(user_pk: int, kind: str) -> str:
     return f"presence:{user_pk}:{kind}"
 
 
-def presence_mark(*, user_pk: int, kind: str, channel_name: str) -> None:
-    cache.set(_key(user_pk, kind), channel_name, TTL_SECONDS)
+def presence_mark(*, user_pk: int, kind: str, conn_id: str) -> None:
+    cache.set(_key(user_pk, kind), conn_id, TTL_SECONDS)
 
 
-def presence_clear(*, user_pk: int, kind: str, channel_name: str) -> None:
+def presence_clear(*, user_pk: int, kind: str, conn_id: str) -> None:
     """Forget this connection, unless a newer one of the same kind has taken its place."""
-    if cache.get(_key(user_pk, kind)) == channel_name:
+    if cache.get(_key(user_pk, kind)) == conn_id:
         cache.delete(_key(user_pk, kind))
 
 

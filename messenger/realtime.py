@@ -1,9 +1,9 @@
 """Publishing real-time events to users: the one fan-out function and its on-commit wrapper.
 
-Every push goes through `publish_to_users`, so the transport (today: one channel-layer group
-per user) can be replaced by a faster one without touching the apps. Each frame is encoded
-once, whatever the number of receivers. Pushes are at-most-once by nature; delivery
-guarantees come from the database (seq + catch-up), never from this layer.
+Every push goes through `publish_to_users`, so the transport (messenger.fanout: one Redis
+subscription per server process, frames encoded once) stays behind one function. Pushes are
+at-most-once by nature; delivery guarantees come from the database (seq + catch-up), never
+from this layer.
 """
 
 from __future__ import annotations
@@ -13,46 +13,37 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from messenger import fanout
+
 logger = logging.getLogger(__name__)
-
-# Message types the gateway consumer handles (dots become underscores in the handler name).
-PUSH = "push.frame"
-SESSION_REPLACE = "session.replace"
-SESSION_CLOSE = "session.close"
-
-
-def user_group(user_id: int) -> str:
-    return f"u.{user_id}"
-
-
-def user_kind_group(user_id: int, kind: str) -> str:
-    return f"uk.{user_id}.{kind}"
 
 
 def encode_frame(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"ev": event, "data": data}, cls=DjangoJSONEncoder, ensure_ascii=False)
 
 
-async def apublish_to_users(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
-    """Send one push frame to every live connection of the given users."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": PUSH, "text": encode_frame(event, data)}
-    for user_id in set(user_ids):
-        await layer.group_send(user_group(user_id), message)
+def _users_envelope(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> bytes | None:
+    users = sorted(set(user_ids))
+    if not users:
+        return None
+    return fanout.envelope({"u": users}, encode_frame(event, data))
 
 
 def publish_to_users(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
-    """Synchronous form of `apublish_to_users`, for services and tasks."""
-    ids = list(user_ids)
-    if ids:
-        async_to_sync(apublish_to_users)(ids, event, data)
+    """Send one push frame to every live connection of the given users (any process)."""
+    envelope = _users_envelope(user_ids, event, data)
+    if envelope is not None:
+        fanout.publish(envelope)
+
+
+async def apublish_to_users(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
+    """`publish_to_users` from async code, without blocking the event loop."""
+    envelope = _users_envelope(user_ids, event, data)
+    if envelope is not None:
+        await fanout.apublish(envelope)
 
 
 def publish_on_commit(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
@@ -68,6 +59,11 @@ def publish_on_commit(user_ids: Iterable[int], event: str, data: dict[str, Any])
 
 def close_user_sessions(user_id: int, code: int) -> None:
     """Close every live connection of a user (e.g. 4003 when the account is disabled)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": SESSION_CLOSE, "code": code})
+    fanout.publish(fanout.envelope({"u": [user_id], "c": "close", "code": code}))
+
+
+async def areplace_sessions(user_id: int, kind: str, keep: str) -> None:
+    """Close the user's other connections of this kind, on every process (code 4002)."""
+    await fanout.apublish(
+        fanout.envelope({"u": [user_id], "c": "replace", "k": kind, "keep": keep})
+    )

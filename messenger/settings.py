@@ -272,6 +272,75 @@ MESSENGER = {
     "SEARCH_LIMIT_MAX": 100,
     "WS_FRAME_MAX_BYTES": env_int("MESSENGER_WS_FRAME_MAX_BYTES", 64 * 1024),
     "TYPING_MIN_INTERVAL_SECONDS": 2.0,
+    # Push frames a socket may have waiting; a client that falls further behind is closed
+    # (4008) and catches up by seq when it reconnects.
+    "SOCKET_QUEUE_MAX": env_int("MESSENGER_SOCKET_QUEUE_MAX", 1000),
+}
+
+# --- HR sync --------------------------------------------------------------------------------
+# The HR interface-table sync (docs/hr-interface.md) and the directory's profile pictures.
+HR_SYNC = {
+    # Seconds a run waits for a running one to finish before it records itself as "busy".
+    "LOCK_WAIT_SECONDS": env_int("HR_SYNC_LOCK_WAIT_SECONDS", 0),
+    # A batch that would deactivate more than this share of the active synced people (and more
+    # than MASS_DEACTIVATE_MIN of them) is refused unless applied with --allow-mass-deactivation.
+    "MAX_DEACTIVATE_PERCENT": env_int("HR_SYNC_MAX_DEACTIVATE_PERCENT", 20),
+    "MASS_DEACTIVATE_MIN": 10,
+    "CHUNK_SIZE": env_int("HR_SYNC_CHUNK_SIZE", 1000),
+    "MAX_PROBLEMS": 500,
+    "SAMPLE_SIZE": 20,
+    # Runs that found no new batch are kept this many days (they show the schedule is alive).
+    "IDLE_RUN_DAYS": 7,
+    # Without MySQL/MariaDB (the embedded default) runs are serialised by a lock on this file.
+    "LOCK_FILE": VAR_DIR / "hr-sync.lock",
+}
+PROFILE_PICTURE = {
+    "MAX_BYTES": env_int("PROFILE_PICTURE_MAX_BYTES", 5 * 1024 * 1024),
+    "SIZE": 256,
+    "MAX_PIXELS": 40_000_000,
+}
+
+# --- Files ----------------------------------------------------------------------------------
+# Uploads, downloads, expiry and link previews; docs/files.md explains each. Sizes are bytes.
+MESSENGER_FILES: dict[str, Any] = {
+    # A storage alias of STORAGES; attachments are never served from its URL.
+    "STORAGE": env("MESSENGER_FILES_STORAGE", "default"),
+    "MAX_BYTES": env_int("MESSENGER_FILE_MAX_BYTES", 100 * 1024 * 1024),
+    "MAX_PER_REQUEST": env_int("MESSENGER_FILES_PER_REQUEST", 10),
+    # Unexpired uploads per user; 0 means no quota.
+    "QUOTA_BYTES": env_int("MESSENGER_FILE_QUOTA_BYTES", 5 * 1024**3),
+    # Kinds refused with 415 (the names are those of filetransfer/sniff.py).
+    "REFUSED_KINDS": env_list("MESSENGER_FILE_REFUSED_KINDS")
+    or ["html", "svg", "exe", "elf", "macho"],
+    # Days a file is kept; 0 keeps it forever. Overrides by MIME type or "major/*".
+    "EXPIRE_DAYS": env_int("MESSENGER_FILE_EXPIRE_DAYS", 30),
+    "EXPIRE_DAYS_BY_TYPE": {
+        key.strip(): int(value)
+        for key, _, value in (
+            item.partition("=") for item in env_list("MESSENGER_FILE_EXPIRE_DAYS_BY_TYPE")
+        )
+    },
+    # An upload whose message was never written is deleted after this long.
+    "PENDING_GRACE_SECONDS": env_int("MESSENGER_FILE_PENDING_GRACE_SECONDS", 3600),
+    "IMAGE_MAX_PIXELS": env_int("MESSENGER_IMAGE_MAX_PIXELS", 64_000_000),
+    "THUMBNAIL_MAX_PX": env_int("MESSENGER_THUMBNAIL_MAX_PX", 480),
+    # ffmpeg for video posters: a path, a name on PATH, or "" for none (plain file cards).
+    "FFMPEG": env("MESSENGER_FFMPEG", "ffmpeg"),
+    "FFMPEG_TIMEOUT_SECONDS": env_int("MESSENGER_FFMPEG_TIMEOUT_SECONDS", 20),
+    # "django" streams from the app; "accel" (nginx X-Accel-Redirect) and "sendfile"
+    # (X-Sendfile) leave the bytes to the proxy.
+    "SERVE": env("MESSENGER_FILES_SERVE", "django"),
+    "ACCEL_PREFIX": env("MESSENGER_FILES_ACCEL_PREFIX", "/protected-files/"),
+    "LINK_PREVIEWS": env_bool("MESSENGER_LINK_PREVIEWS", True),
+    "LINK_PREVIEW_TIMEOUT_SECONDS": env_int("MESSENGER_LINK_PREVIEW_TIMEOUT_SECONDS", 5),
+    "LINK_PREVIEW_MAX_BYTES": env_int("MESSENGER_LINK_PREVIEW_MAX_BYTES", 512 * 1024),
+    "LINK_PREVIEW_IMAGE_MAX_BYTES": env_int("MESSENGER_LINK_PREVIEW_IMAGE_MAX_BYTES", 2 * 1024**2),
+    "LINK_PREVIEW_MAX_REDIRECTS": 3,
+    "LINK_PREVIEW_PORTS": [int(p) for p in env_list("MESSENGER_LINK_PREVIEW_PORTS")] or [80, 443],
+    # Networks (CIDR) fetched although private, e.g. an intranet; empty: public addresses only.
+    "LINK_PREVIEW_ALLOW_NETS": env_list("MESSENGER_LINK_PREVIEW_ALLOW_NETS"),
+    "LINK_PREVIEW_CACHE_SECONDS": env_int("MESSENGER_LINK_PREVIEW_CACHE_SECONDS", 86400),
+    "LINK_PREVIEW_KEEP_DAYS": env_int("MESSENGER_LINK_PREVIEW_KEEP_DAYS", 30),
 }
 
 LOGGING = {

@@ -4,19 +4,23 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
+from filetransfer import api as files_api
 from messages import api as messages_api
 from messenger import views
 from orgsync import api as orgsync_api
 from rooms import api as rooms_api
 
 api = [
-    path("auth/token", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token", orgsync_api.LoginApi.as_view(), name="token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("me", orgsync_api.MeApi.as_view(), name="me"),
+    path("me/picture", orgsync_api.MePictureApi.as_view(), name="me-picture"),
     path("org/tree", orgsync_api.OrgTreeApi.as_view(), name="org-tree"),
     path("users", orgsync_api.UserSearchApi.as_view(), name="users"),
+    path("users/<str:user_id>", orgsync_api.UserDetailApi.as_view(), name="user"),
+    path("users/<str:user_id>/picture", orgsync_api.UserPictureApi.as_view(), name="user-picture"),
     path("rooms", messages_api.RoomListCreateApi.as_view(), name="rooms"),
     path("rooms/<int:room_id>", rooms_api.RoomDetailApi.as_view(), name="room"),
     path("rooms/<int:room_id>/invite", messages_api.RoomInviteApi.as_view(), name="room-invite"),
@@ -39,6 +43,19 @@ api = [
         name="message-cancel",
     ),
     path("search", messages_api.SearchApi.as_view(), name="search"),
+    path("rooms/<int:room_id>/files", files_api.RoomFilesApi.as_view(), name="room-files"),
+    path("rooms/<int:room_id>/forward", files_api.RoomForwardApi.as_view(), name="room-forward"),
+    path("files/<str:msg_id>", files_api.FileDownloadApi.as_view(), name="file"),
+    path(
+        "files/<str:msg_id>/thumbnail",
+        files_api.FileThumbnailApi.as_view(),
+        name="file-thumbnail",
+    ),
+    path(
+        "link-previews/<str:token>/image",
+        files_api.LinkPreviewImageApi.as_view(),
+        name="link-preview-image",
+    ),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "docs",
@@ -51,6 +68,7 @@ api = [
 
 urlpatterns = [
     path("", views.client, name="client"),
+    path("demo/portal", views.portal_demo, name="portal-demo"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),

@@ -1,7 +1,9 @@
-"""Plain Django views: the browser client's page and a health check for load balancers."""
+"""Plain Django views: the browser client's page, the demo ERP portal page and a health check
+for load balancers."""
 
+from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -11,6 +13,15 @@ from messenger.errors import error_body
 @require_GET
 def client(request: HttpRequest) -> HttpResponse:
     return render(request, "messenger/client.html")
+
+
+@require_GET
+def portal_demo(request: HttpRequest) -> HttpResponse:
+    """A stand-in ERP portal page that includes static/messenger/embed.js with one script tag
+    (docs/embed.md). Served in debug only, like the demo company."""
+    if not settings.DEBUG:
+        raise Http404
+    return render(request, "messenger/portal_demo.html")
 
 
 @require_GET

@@ -1,14 +1,56 @@
-"""REST interface of the directory: me, the org tree, people search. Thin: parse, call, render."""
+"""REST interface of the directory: login, me and my picture, the org tree, people search,
+profiles and pictures. Thin: parse, call, render."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.http import FileResponse, HttpResponse, HttpResponseBase
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.views import TokenObtainPairView
 
+from messenger.errors import InvalidInput
 from orgsync import selectors, services
+from orgsync.models import User
+from orgsync.pictures import CONTENT_TYPE
+
+PICTURE_FIELD = "picture"
+
+
+class LoginApi(TokenObtainPairView):
+    """POST /api/auth/token: simplejwt's login, with every attempt written to the action log.
+
+    A malformed request (a field missing) is a 400 and is not an attempt; a refused one (unknown
+    account, wrong password, deactivated account) is logged as login_fail with the reason.
+    """
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        data = request.data if hasattr(request.data, "get") else {}
+        attempt = {
+            "user_id": data.get(User.USERNAME_FIELD),
+            "device": data.get("kind"),
+            "address": request.META.get("REMOTE_ADDR", ""),
+        }
+        try:
+            serializer.is_valid(raise_exception=True)
+        except AuthenticationFailed:
+            services.login_record(ok=False, **attempt)
+            raise
+        except TokenError as error:
+            raise InvalidToken(error.args[0]) from error
+        services.login_record(ok=True, **attempt)
+        return Response(serializer.validated_data)
 
 
 class PersonOutput(serializers.Serializer):
@@ -22,6 +64,7 @@ class PersonOutput(serializers.Serializer):
     absence_code = serializers.CharField()
     absence_text = serializers.CharField()
     picture = serializers.BooleanField()
+    picture_url = serializers.CharField(allow_null=True)
     online = serializers.BooleanField()
     kinds = serializers.ListField(child=serializers.CharField())
 
@@ -73,13 +116,104 @@ class OrgNodeOutput(serializers.Serializer):
     users = PersonOutput(many=True)
 
 
+class OrgBranchNodeOutput(serializers.Serializer):
+    org_cd = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.IntegerField()
+    seq = serializers.CharField()
+    parent = serializers.CharField(allow_null=True)
+    child_count = serializers.IntegerField()
+    user_count = serializers.IntegerField()
+
+
+class OrgPathOutput(serializers.Serializer):
+    org_cd = serializers.CharField()
+    name = serializers.CharField()
+
+
 class OrgTreeApi(APIView):
     @extend_schema(
-        responses=inline_serializer("OrgTree", {"orgs": OrgNodeOutput(many=True)}),
+        parameters=[
+            OpenApiParameter(
+                "parent",
+                str,
+                required=False,
+                description="Omit for the whole chart with everyone in it (small companies). "
+                "Give an org code for that branch: the org, its child orgs with their counts, "
+                "its people; give it empty (?parent=) for the top of the chart.",
+            )
+        ],
+        responses=inline_serializer(
+            "OrgTree",
+            {
+                "orgs": OrgNodeOutput(many=True),
+                "org": OrgBranchNodeOutput(required=False, allow_null=True),
+                "path": OrgPathOutput(many=True, required=False),
+                "users": PersonOutput(many=True, required=False),
+            },
+        ),
         operation_id="org_tree",
     )
     def get(self, request: Request) -> Response:
-        return Response({"orgs": selectors.org_tree()})
+        parent = request.query_params.get("parent")
+        if parent is None:
+            return Response({"orgs": selectors.org_tree()})
+        return Response(selectors.org_branch(parent=parent))
+
+
+class ProfileOutput(PersonOutput):
+    org_path = OrgPathOutput(many=True)
+
+
+class UserDetailApi(APIView):
+    @extend_schema(responses=ProfileOutput, operation_id="user_get")
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(selectors.user_profile(user_id=user_id))
+
+
+class UserPictureApi(APIView):
+    @extend_schema(
+        responses={(200, CONTENT_TYPE): OpenApiResponse(description="the picture, a JPEG")},
+        operation_id="user_picture",
+    )
+    def get(self, request: Request, user_id: str) -> HttpResponseBase:
+        picture = selectors.user_picture(user_id=user_id)
+        etag = f'"{(picture.name or "").rsplit("/", 1)[-1]}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response: HttpResponseBase = HttpResponse(status=304)
+        else:
+            response = FileResponse(picture.open("rb"), content_type=CONTENT_TYPE)
+            response["Content-Disposition"] = "inline"
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=86400"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class MePictureApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    class PictureInput(serializers.Serializer):
+        picture = serializers.FileField(help_text="JPEG, PNG, GIF or WebP; stored as a JPEG.")
+
+    @extend_schema(request=PictureInput, responses=MeOutput, operation_id="me_picture_put")
+    def put(self, request: Request) -> Response:
+        upload = request.FILES.get(PICTURE_FIELD)
+        if upload is None:
+            raise InvalidInput(
+                f"Send the picture as multipart/form-data in the field '{PICTURE_FIELD}'."
+            )
+        user = services.profile_picture_set(user=request.user, upload=upload, actor=request.user)
+        return Response(selectors.me(user=user))
+
+    @extend_schema(request=PictureInput, responses=MeOutput, operation_id="me_picture_post")
+    def post(self, request: Request) -> Response:
+        return self.put(request)
+
+    @extend_schema(responses=MeOutput, operation_id="me_picture_delete")
+    def delete(self, request: Request) -> Response:
+        user = services.profile_picture_remove(user=request.user, actor=request.user)
+        return Response(selectors.me(user=user))
 
 
 class UserSearchApi(APIView):

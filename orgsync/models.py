@@ -111,16 +111,64 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name
 
 
+# The interface tables keep the seed's names, so HR's existing export (INSERT INTO Z_INTORG_TBL
+# ... with a column list) works unchanged; docs/hr-interface.md is the contract. Their text
+# columns are wider than the fields they feed on purpose: an oversize value lands here whole
+# and the sync reports it row by row, instead of HR's insert failing or, in a non-strict MySQL
+# session, being cut short without a word. Columns HR may leave out have database defaults.
+INTERFACE_TEXT = 200
+
+
+class InterfaceBatch(models.Model):
+    """HR's control row for one DTKEY batch: how many rows it wrote, and when it is complete.
+
+    No seed table: this is the completion contract of docs/hr-interface.md. HR sets READY when
+    every row of the batch is committed; the sync applies only READY batches whose row counts
+    match, and writes the outcome back (APPLIED, REJECTED, SUPERSEDED).
+    """
+
+    class Status(models.TextChoices):
+        WRITING = "WRITING", "being written by HR"
+        READY = "READY", "ready to apply"
+        APPLIED = "APPLIED", "applied"
+        REJECTED = "REJECTED", "rejected (see its sync run)"
+        SUPERSEDED = "SUPERSEDED", "superseded by a newer batch"
+
+    dtkey = models.CharField("DTKEY", max_length=14, unique=True)
+    org_count = models.PositiveIntegerField(help_text="Rows HR wrote into Z_INTORG_TBL.")
+    user_count = models.PositiveIntegerField(help_text="Rows HR wrote into Z_INTUSER_TBL.")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.WRITING, db_default="WRITING"
+    )
+    note = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sync last looked at this batch."
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "Z_INTBATCH_TBL"
+        verbose_name = "interface batch"
+        verbose_name_plural = "interface batches"
+        ordering = ["-dtkey"]
+
+    def __str__(self) -> str:
+        return f"{self.dtkey} ({self.status})"
+
+
 class InterfaceOrg(models.Model):
     """An org row as HR writes it, in a batch keyed by DTKEY. Seed: Z_INTORG_TBL."""
 
     dtkey = models.CharField(max_length=14, db_index=True)
-    org_cd = models.CharField(max_length=20)
-    org_nm = models.CharField(max_length=50)
-    seq = models.CharField(max_length=8)
+    org_cd = models.CharField(max_length=INTERFACE_TEXT)
+    org_nm = models.CharField(max_length=INTERFACE_TEXT)
+    seq = models.CharField(max_length=INTERFACE_TEXT)
     lvl = models.IntegerField()
+    # Not in the seed: optional. Empty means "derive the parent from SEQ order and LVL".
+    parent_cd = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
 
     class Meta:
+        db_table = "Z_INTORG_TBL"
         verbose_name = "interface org row"
 
     def __str__(self) -> str:
@@ -131,18 +179,19 @@ class InterfaceUser(models.Model):
     """A user row as HR writes it, in a batch keyed by DTKEY. Seed: Z_INTUSER_TBL."""
 
     dtkey = models.CharField(max_length=14, db_index=True)
-    user_id = models.CharField(max_length=64)
-    user_nm = models.CharField(max_length=50, blank=True)
-    org_cd = models.CharField(max_length=20, blank=True)
-    org_nm = models.CharField(max_length=50, blank=True)
-    top_org_cd = models.CharField(max_length=20, blank=True)
-    top_org_nm = models.CharField(max_length=50, blank=True)
-    job = models.CharField(max_length=50, blank=True)
-    tel_no = models.CharField(max_length=20, blank=True)
-    ab_cd = models.CharField(max_length=20, blank=True)
-    ab_nm = models.CharField(max_length=50, blank=True)
+    user_id = models.CharField(max_length=INTERFACE_TEXT)
+    user_nm = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    org_cd = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    org_nm = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    top_org_cd = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    top_org_nm = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    job = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    tel_no = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    ab_cd = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
+    ab_nm = models.CharField(max_length=INTERFACE_TEXT, blank=True, default="", db_default="")
 
     class Meta:
+        db_table = "Z_INTUSER_TBL"
         verbose_name = "interface user row"
 
     def __str__(self) -> str:
@@ -176,3 +225,58 @@ class ActionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user_id} {self.work}"
+
+
+class SyncRun(models.Model):
+    """One run of the HR sync: when, which batch, what it changed, and what it refused."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        APPLIED = "applied", "applied"
+        NO_BATCH = "no_batch", "no new batch"
+        REJECTED = "rejected"
+        FAILED = "failed"
+        BUSY = "busy", "refused: another run held the lock"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        COMMAND = "command"
+        ADMIN = "admin"
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    requested_by = models.CharField(max_length=64, blank=True)
+    dtkey = models.CharField("DTKEY", max_length=14, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    orgs_created = models.PositiveIntegerField(default=0)
+    orgs_reactivated = models.PositiveIntegerField(default=0)
+    orgs_moved = models.PositiveIntegerField(default=0)
+    orgs_renamed = models.PositiveIntegerField(default=0)
+    orgs_updated = models.PositiveIntegerField(default=0)
+    orgs_deactivated = models.PositiveIntegerField(default=0)
+    users_created = models.PositiveIntegerField(default=0)
+    users_reactivated = models.PositiveIntegerField(default=0)
+    users_moved = models.PositiveIntegerField(default=0)
+    users_updated = models.PositiveIntegerField(default=0)
+    users_deactivated = models.PositiveIntegerField(default=0)
+    users_skipped = models.PositiveIntegerField(default=0)
+    problem_count = models.PositiveIntegerField(default=0)
+    # Row-by-row reasons ({table, row, key, message, fatal}), the first MAX_PROBLEMS of them.
+    problems = models.JSONField(default=list, blank=True)
+    # A few of the changes, for people to see what the run did.
+    sample = models.JSONField(default=list, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "started_at"], name="syncrun_status_started")]
+
+    def __str__(self) -> str:
+        return f"sync run {self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

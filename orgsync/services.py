@@ -1,14 +1,31 @@
-"""Writes about people: my own profile and settings."""
+"""Writes about people: my own profile, settings and picture; what admins do to accounts;
+the action log. The HR sync lives in orgsync.sync."""
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Iterable
 from datetime import time
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
-from messenger.errors import InvalidInput
+from messenger.errors import InvalidInput, NotAllowed
+from messenger.realtime import close_user_sessions
 from orgsync.models import ActionLog, User
+from orgsync.pictures import picture_check_size, picture_normalize
+
+logger = logging.getLogger(__name__)
+
+# The gateway's close codes (messenger/gateway/auth.py, which sits above this layer).
+CLOSE_BAD_TOKEN = 4001
+CLOSE_DISABLED = 4003
+LOGIN_DEVICES = ("web", "mobile")
 
 PROFILE_FIELDS = ("nickname", "notify_off", "hide_body", "hide_sender", "quiet_from", "quiet_to")
 
@@ -54,4 +71,140 @@ def action_log_record(
         ended_at=ended_at,
         duration_seconds=duration,
         detail=detail[:200],
+    )
+
+
+def sessions_close(user_pks: list[int], code: int) -> None:
+    """Close the live sockets of these users; a channel-layer failure is logged, not raised,
+    because the write that asked for it has committed."""
+    for done, pk in enumerate(user_pks):
+        try:
+            close_user_sessions(pk, code)
+        except Exception:
+            logger.exception(
+                "closing live sessions failed; %d users may keep an open socket",
+                len(user_pks) - done,
+            )
+            return
+
+
+def sessions_close_on_commit(user_pks: list[int], code: int) -> None:
+    """Close these users' live sockets once the current transaction commits."""
+    if user_pks:
+        pks = list(user_pks)
+        transaction.on_commit(lambda: sessions_close(pks, code))
+
+
+@transaction.atomic
+def users_set_active(*, actor: User, user_pks: Iterable[int], active: bool) -> list[int]:
+    """Deactivate or reactivate accounts (admin); return the pks that changed.
+
+    A deactivated account's tokens stop working at once and its live sockets are closed with
+    4003 after commit. A deactivated HR-synced account becomes manual, so the next HR batch
+    does not reactivate it; ticking 'synced' hands it back to HR.
+    """
+    users = list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(user_pks), is_active=not active)
+        .order_by("pk")
+    )
+    if not active:
+        if any(u.pk == actor.pk for u in users):
+            raise NotAllowed("You cannot deactivate your own account.")
+        if any(u.is_superuser for u in users) and not actor.is_superuser:
+            raise NotAllowed("Only a superuser may deactivate a superuser.")
+    pks = [u.pk for u in users]
+    changes: dict[str, Any] = {
+        "is_active": active,
+        "modified_by": actor.user_id,
+        "modified_at": timezone.now(),
+    }
+    if not active:
+        changes["is_synced"] = False
+    User.objects.filter(pk__in=pks).update(**changes)
+    if not active:
+        sessions_close_on_commit(pks, CLOSE_DISABLED)
+    logger.info(
+        "user %s %s %d accounts", actor.pk, "reactivated" if active else "deactivated", len(pks)
+    )
+    return pks
+
+
+def user_sessions_close(*, actor: User, user_pks: Iterable[int]) -> list[int]:
+    """Disconnect the live sockets of active accounts (admin), with 4001: log in again.
+
+    Tokens are not revoked: a client holding a valid one reconnects. Deactivation is what
+    locks someone out.
+    """
+    pks = list(User.objects.filter(pk__in=list(user_pks)).values_list("pk", flat=True))
+    sessions_close(pks, CLOSE_BAD_TOKEN)
+    logger.info("user %s closed the live sessions of %d accounts", actor.pk, len(pks))
+    return pks
+
+
+def _read_upload(upload: UploadedFile | bytes) -> bytes:
+    if isinstance(upload, bytes):
+        return upload
+    picture_check_size(size=upload.size or 0)
+    upload.seek(0)
+    return upload.read()
+
+
+@transaction.atomic
+def profile_picture_set(*, user: User, upload: UploadedFile | bytes, actor: User) -> User:
+    """Store a new profile picture for user: checked from its bytes, made a square JPEG without
+    metadata under a random name; the old file is removed after commit."""
+    jpeg = picture_normalize(data=_read_upload(upload))
+    moment = timezone.now()
+    name = default_storage.save(
+        f"profile/{moment:%Y/%m}/{secrets.token_hex(16)}.jpg", ContentFile(jpeg)
+    )
+    old = user.picture.name
+    try:
+        User.objects.filter(pk=user.pk).update(
+            picture=name, modified_by=actor.user_id, modified_at=moment
+        )
+    except Exception:
+        default_storage.delete(name)
+        raise
+    user.picture.name = name
+    user.modified_by = actor.user_id
+    if old:
+        transaction.on_commit(lambda: default_storage.delete(old), robust=True)
+    return user
+
+
+@transaction.atomic
+def profile_picture_remove(*, user: User, actor: User) -> User:
+    """Remove a profile picture; the file is deleted after commit."""
+    old = user.picture.name
+    if old:
+        User.objects.filter(pk=user.pk).update(
+            picture="", modified_by=actor.user_id, modified_at=timezone.now()
+        )
+        user.picture.name = ""
+        transaction.on_commit(lambda: default_storage.delete(old), robust=True)
+    return user
+
+
+def login_record(*, user_id: Any, ok: bool, device: Any, address: str) -> ActionLog:
+    """Log one login attempt, successful or not, with the account when it exists."""
+    attempted = user_id[:64] if isinstance(user_id, str) else ""
+    user = User.objects.filter(user_id=attempted).first() if attempted else None
+    if ok:
+        state = "ok"
+    elif user is None:
+        state = "unknown"
+    elif not user.is_active:
+        state = "inactive"
+    else:
+        state = "password"
+    if not ok:
+        logger.info("login refused (%s) for user pk %s", state, user.pk if user else None)
+    return action_log_record(
+        user=user,
+        work=ActionLog.Work.LOGIN if ok else ActionLog.Work.LOGIN_FAILED,
+        device=device if device in LOGIN_DEVICES else "",
+        state=state,
+        detail=f"{address} {attempted}".strip(),
     )

@@ -7,9 +7,11 @@ handled, and answered with an ack. Bad frames get an error ack and the connectio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,16 +22,19 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from filetransfer import services as file_services
 from messages import services as message_services
 from messenger import presence
 from messenger.errors import ApplicationError, InvalidInput, RateLimited, TooLarge, UnknownEvent
-from messenger.gateway.auth import CLOSE_BAD_REQUEST, CLOSE_REPLACED, SUBPROTOCOL
-from messenger.realtime import (
-    apublish_to_users,
-    encode_frame,
-    user_group,
-    user_kind_group,
+from messenger.fanout import Hub
+from messenger.gateway.auth import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_DISABLED,
+    CLOSE_REPLACED,
+    CLOSE_TOO_SLOW,
+    SUBPROTOCOL,
 )
+from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
 from orgsync.services import action_log_record
 from rooms import selectors as room_selectors
@@ -47,6 +52,8 @@ def _dumps(value: dict[str, Any]) -> str:
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):
+    # Pushes come through messenger.fanout's per-process hub, not a channel per socket.
+    channel_layer_alias = "no-channel-layer"
     user: User | None = None
     kind: str = "web"
 
@@ -83,32 +90,77 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_REQUEST)
             self.user = None
             return
+        self.conn_id = uuid.uuid4().hex
+        self.user_pk = self.actor.pk
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(int(settings.MESSENGER["SOCKET_QUEUE_MAX"]))
+        self.tasks: set[asyncio.Task] = set()
+        self.writer: asyncio.Task | None = None
+        self.hub = await Hub.running()
+        self.hub.register(self)
         # A newer connection of the same kind replaces the older one, on whatever process.
-        own_kind = user_kind_group(self.actor.pk, self.kind)
-        await self.channel_layer.group_send(
-            own_kind, {"type": "session.replace", "channel": self.channel_name}
-        )
-        await self.channel_layer.group_add(own_kind, self.channel_name)
-        await self.channel_layer.group_add(user_group(self.actor.pk), self.channel_name)
+        await areplace_sessions(self.actor.pk, self.kind, keep=self.conn_id)
         await self.accept(subprotocol)
+        # Pushes that arrived while connecting wait in the outbox until the socket is open.
+        self.writer = asyncio.create_task(self._write_outbox())
         await self._went_online()
 
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
-        await self.channel_layer.group_discard(
-            user_kind_group(self.actor.pk, self.kind), self.channel_name
-        )
-        await self.channel_layer.group_discard(user_group(self.actor.pk), self.channel_name)
+        self.hub.unregister(self)
+        if self.writer is not None:
+            self.writer.cancel()
         await self._went_offline(code)
+
+    # --- pushes from the fan-out hub ----------------------------------------------------------
+
+    def deliver(self, text: str) -> None:
+        """Queue a push frame; a socket too slow to drain its queue is closed (its client
+        reconnects and catches up by seq), so one stuck client never holds memory or others."""
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            logger.warning(
+                "closing slow socket of user %s: %d frames queued",
+                self.user_pk,
+                self.outbox.qsize(),
+            )
+            self.hub.unregister(self)
+            self._spawn(self.close(code=CLOSE_TOO_SLOW))
+
+    def control(self, op: str, header: dict[str, Any]) -> None:
+        if op == "replace":
+            if header.get("k") == self.kind and header.get("keep") != self.conn_id:
+                self.hub.unregister(self)
+                self._spawn(self._replaced())
+        elif op == "close":
+            self.hub.unregister(self)
+            self._spawn(self.close(code=int(header.get("code") or CLOSE_DISABLED)))
+
+    def _spawn(self, coro: Any) -> None:
+        # Keep a reference until done: the loop holds tasks only weakly.
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _write_outbox(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            await self.send(text_data=text)
+
+    async def _replaced(self) -> None:
+        await self.send(
+            text_data=encode_frame(
+                "session_replaced", {"message": "Replaced by a newer connection of this kind."}
+            )
+        )
+        await self.close(code=CLOSE_REPLACED)
 
     @database_sync_to_async
     def _mark_online(self) -> bool:
         """Record the connection; True when this kind was not online before."""
         was = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
-        presence.presence_mark(
-            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
-        )
+        presence.presence_mark(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         action_log_record(
             user=self.actor,
             work=ActionLog.Work.CONNECT,
@@ -119,9 +171,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _mark_offline(self, code: int) -> None:
-        presence.presence_clear(
-            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
-        )
+        presence.presence_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         action_log_record(
             user=self.actor,
             work=ActionLog.Work.DISCONNECT,
@@ -148,24 +198,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         kinds, audience = await self._presence_state()
         data = {"user_id": self.actor.user_id, "online": bool(kinds), "kinds": kinds}
         await apublish_to_users([*audience, self.actor.pk], "presence", data)
-
-    # --- channel-layer messages addressed to this connection -----------------------------
-
-    async def push_frame(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["text"])
-
-    async def session_replace(self, event: dict[str, Any]) -> None:
-        if event.get("channel") == self.channel_name:
-            return
-        await self.send(
-            text_data=encode_frame(
-                "session_replaced", {"message": "Replaced by a newer connection of this kind."}
-            )
-        )
-        await self.close(code=CLOSE_REPLACED)
-
-    async def session_close(self, event: dict[str, Any]) -> None:
-        await self.close(code=int(event.get("code") or 4003))
 
     # --- client frames ----------------------------------------------------------------------
 
@@ -225,7 +257,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     async def refresh_presence(self) -> None:
         await database_sync_to_async(presence.presence_mark)(
-            user_pk=self.actor.pk, kind=self.kind, channel_name=self.channel_name
+            user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id
         )
 
 
@@ -250,6 +282,15 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
 
 
 async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("type") == "flink":
+        # A forward of a stored file: the same service as POST /api/rooms/{id}/forward.
+        payload, _created = await database_sync_to_async(file_services.file_forward)(
+            actor=consumer.actor,
+            room_id=_room_id(data),
+            msg_id=data.get("msg_id"),
+            source_msg_id=data.get("source_msg_id"),
+        )
+        return payload
     payload, _created = await database_sync_to_async(message_services.message_send)(
         actor=consumer.actor,
         room_id=_room_id(data),

@@ -1,271 +1,70 @@
-// The browser client: log in, my rooms, one open room, and one WebSocket for live pushes.
+// The browser client: log in, the left column (people, chats, settings), one open room, and one
+// WebSocket for live pushes.
 //
-// Everything people write (names, bodies, room names) reaches the page through textContent or
-// text nodes, never innerHTML. Delivery rests on seq, not on the socket: after every (re)connect
-// the room list and the open room's newer messages are fetched again, and messages are merged
-// by msg_id so nothing shows twice.
+// Everything people write (names, bodies, room names, file names) reaches the page through
+// textContent or text nodes, never innerHTML. Delivery rests on seq, not on the socket: after
+// every (re)connect the room list and the open room's newer messages are fetched again, and
+// messages are merged by msg_id so nothing shows twice. Text written while offline waits in
+// IndexedDB (outbox.js) and is sent again with the same msg_id, so it lands exactly once.
 
-const TOKENS_KEY = "messenger.tokens";
+import {
+  api,
+  ApiError,
+  NETWORK_CODES,
+  rawFetch,
+  readError,
+  refreshAccess,
+  setAuthLostHandler,
+  tokenExpiresWithin,
+  tokens,
+} from "./api.js";
+import * as files from "./files.js";
+import { applyI18n, t } from "./i18n.js";
+import { outboxAll, outboxDelete, outboxPut } from "./outbox.js";
+import * as people from "./people.js";
+import { notificationFor, previewOf } from "./rules.js";
+import * as settings from "./settings.js";
+import {
+  $,
+  avatarFor,
+  bodyNodes,
+  copyText,
+  dayKey,
+  el,
+  fillAvatar,
+  fmtClock,
+  fmtDay,
+  icon,
+  listTime,
+  newUuid,
+} from "./util.js";
+
 const PAGE_SIZE = 50;
+const PAGE_MAX = 200;
 const CATCH_UP_PAGE = 200;
 const ALIVE_MS = 25_000;
 const ACK_TIMEOUT_MS = 15_000;
-const TYPING_SEND_MS = 3_000;
+// The server allows one typing event per room every 2 s; a little more keeps clear of its clock.
+const TYPING_SEND_MS = 2_100;
 const TYPING_SHOW_MS = 4_000;
 const MAX_BACKOFF_MS = 30_000;
+// Text older than this when the connection comes back is not sent on its own: it may be stale,
+// so it waits as "failed" for the writer to retry or delete it.
+const OUTBOX_AUTO_RESEND_MS = 10 * 60_000;
+const CANCEL_WINDOW_MS = 24 * 3600_000;
 const SYSTEM_TYPES = new Set(["invite", "leave", "notice"]);
+const FILE_TYPES = new Set(["file", "image", "flink"]);
 const CLOSE_BAD_TOKEN = 4001;
 const CLOSE_REPLACED = 4002;
 const CLOSE_DISABLED = 4003;
 const CLOSE_BAD_REQUEST = 4000;
-
-const $ = (id) => document.getElementById(id);
-
-// --- small DOM helpers: text only ------------------------------------------------------------
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "className") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-
-// A message body as text nodes, with http(s) links made clickable (href checked, never markup).
-function bodyNodes(text) {
-  const nodes = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    let href = null;
-    try {
-      const url = new URL(match[0]);
-      if (url.protocol === "http:" || url.protocol === "https:") href = url.href;
-    } catch {
-      href = null;
-    }
-    if (!href) continue;
-    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-    nodes.push(el("a", { href, target: "_blank", rel: "noopener noreferrer", text: match[0] }));
-    last = match.index + match[0].length;
-  }
-  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
-  return nodes;
-}
-
-// --- time --------------------------------------------------------------------------------------
-
-const fmtClock = new Intl.DateTimeFormat("ko-KR", { hour: "numeric", minute: "2-digit" });
-const fmtDay = new Intl.DateTimeFormat("ko-KR", {
-  year: "numeric",
-  month: "long",
-  day: "numeric",
-  weekday: "long",
-});
-const fmtMonthDay = new Intl.DateTimeFormat("ko-KR", { month: "long", day: "numeric" });
-const fmtFullDate = new Intl.DateTimeFormat("ko-KR", {
-  year: "numeric",
-  month: "numeric",
-  day: "numeric",
-});
-
-const dayKey = (date) => `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
-
-function listTime(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  const now = new Date();
-  if (dayKey(date) === dayKey(now)) return fmtClock.format(date);
-  const yesterday = new Date(now);
-  yesterday.setDate(now.getDate() - 1);
-  if (dayKey(date) === dayKey(yesterday)) return "어제";
-  if (date.getFullYear() === now.getFullYear()) return fmtMonthDay.format(date);
-  return fmtFullDate.format(date);
-}
-
-// --- ids ---------------------------------------------------------------------------------------
-
-// crypto.randomUUID exists only in secure contexts; an intranet server on plain http is not one.
-function newUuid() {
-  if (globalThis.crypto?.randomUUID) {
-    try {
-      return crypto.randomUUID();
-    } catch {
-      // fall through to getRandomValues
-    }
-  }
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)];
-  return `${parts.join("-")}-${hex.slice(20)}`;
-}
-
-// --- avatars -----------------------------------------------------------------------------------
-
-const AVATAR_COLORS = [
-  "#5b8def",
-  "#f0877b",
-  "#50b59a",
-  "#b084e0",
-  "#f2a93b",
-  "#4fb0c6",
-  "#e27aa8",
-  "#7d8ca3",
-];
-const HANGUL = /^[\uac00-\ud7a3]+$/;
-
-function initials(name) {
-  const clean = (name || "?").trim();
-  // Korean names: the given name (last two syllables) is what colleagues call each other.
-  if (HANGUL.test(clean) && clean.length >= 3) return clean.slice(-2);
-  if (HANGUL.test(clean)) return clean;
-  const words = clean.split(/\s+/).filter(Boolean);
-  return words.slice(0, 2).map((w) => [...w][0].toUpperCase()).join("") || "?";
-}
-
-function colorFor(key) {
-  let hash = 0;
-  for (const ch of String(key)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  return AVATAR_COLORS[hash % AVATAR_COLORS.length];
-}
-
-function fillAvatar(node, name, key) {
-  node.textContent = initials(name);
-  node.style.backgroundColor = colorFor(key || name);
-  node.dataset.len = String(node.textContent.length);
-}
-
-// --- tokens and REST ---------------------------------------------------------------------------
-
-const tokens = {
-  load() {
-    try {
-      return JSON.parse(sessionStorage.getItem(TOKENS_KEY)) || {};
-    } catch {
-      return {};
-    }
-  },
-  get access() {
-    return this.load().access || null;
-  },
-  get refresh() {
-    return this.load().refresh || null;
-  },
-  save(values) {
-    sessionStorage.setItem(TOKENS_KEY, JSON.stringify({ ...this.load(), ...values }));
-  },
-  clear() {
-    sessionStorage.removeItem(TOKENS_KEY);
-  },
+const CACHE_KEYS = {
+  me: "messenger.me",
+  rooms: "messenger.rooms",
+  open: "messenger.open",
+  drafts: "messenger.drafts",
+  tab: "messenger.tab",
 };
-
-class ApiError extends Error {
-  constructor(status, code, message, detail) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.detail = detail;
-  }
-}
-
-const NETWORK_CODES = new Set(["network", "offline", "timeout"]);
-
-async function readError(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  const error = body?.error || {};
-  return new ApiError(
-    response.status,
-    error.code || `http_${response.status}`,
-    error.message || `서버 오류 (${response.status})`,
-    error.detail,
-  );
-}
-
-async function rawFetch(method, path, body, access) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (access) headers.Authorization = `Bearer ${access}`;
-  try {
-    return await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-  } catch {
-    throw new ApiError(0, "network", "서버에 연결할 수 없습니다.");
-  }
-}
-
-let refreshing = null;
-
-// One refresh at a time, shared by every caller: "ok", "invalid" (log in again) or "network".
-function refreshAccess() {
-  if (!refreshing) {
-    refreshing = (async () => {
-      const refresh = tokens.refresh;
-      if (!refresh) return "invalid";
-      let response;
-      try {
-        response = await rawFetch("POST", "/api/auth/token/refresh", { refresh });
-      } catch {
-        return "network";
-      }
-      if (!response.ok) return response.status >= 500 ? "network" : "invalid";
-      const data = await response.json();
-      tokens.save({ access: data.access, ...(data.refresh ? { refresh: data.refresh } : {}) });
-      return "ok";
-    })().finally(() => {
-      refreshing = null;
-    });
-  }
-  return refreshing;
-}
-
-async function api(method, path, body) {
-  let response = await rawFetch(method, path, body, tokens.access);
-  if (response.status === 401) {
-    const outcome = await refreshAccess();
-    if (outcome === "network") throw new ApiError(0, "network", "서버에 연결할 수 없습니다.");
-    if (outcome === "ok") response = await rawFetch(method, path, body, tokens.access);
-    if (outcome === "invalid" || response.status === 401) {
-      logout("로그인이 만료되었습니다. 다시 로그인하세요.");
-      throw new ApiError(401, "not_authenticated", "로그인이 만료되었습니다.");
-    }
-  }
-  if (!response.ok) throw await readError(response);
-  if (response.status === 204) return null;
-  return response.json();
-}
-
-function tokenExpiresWithin(ms) {
-  const access = tokens.access;
-  if (!access) return true;
-  try {
-    const part = access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const payload = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
-    return !payload.exp || payload.exp * 1000 < Date.now() + ms;
-  } catch {
-    return true;
-  }
-}
 
 // --- state -------------------------------------------------------------------------------------
 
@@ -282,16 +81,77 @@ function newChat(roomId) {
   return {
     roomId,
     messages: new Map(), // msg_id -> message
-    members: null, // user_id -> {name, org_name}; null until GET /api/rooms/{id} answers
+    members: null, // user_id -> member; null until GET /api/rooms/{id} answers
     marks: new Map(), // user_id -> last_read_seq (never lowered)
+    master: null,
     hasMore: false,
     loaded: false,
     loadingOlder: false,
     typing: new Map(), // user_id -> timer
+    readBefore: null, // my watermark when I opened the room: the "unread below" divider
+    dividerSeq: null,
+    newBelow: 0, // messages that arrived while I was scrolled up
+    replyTo: null,
   };
 }
 
 const isMine = (msg) => state.me && msg.sender === state.me.user_id;
+const isSystem = (msg) => SYSTEM_TYPES.has(msg.type);
+
+// --- a little persistence in this tab (survives a reload, not the tab) ---------------------------
+
+function cacheSave(key, value) {
+  try {
+    if (value === null || value === undefined) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage full or refused: the cache is a convenience only
+  }
+}
+
+function cacheLoad(key) {
+  try {
+    return JSON.parse(sessionStorage.getItem(key));
+  } catch {
+    return null;
+  }
+}
+
+function cacheClear() {
+  for (const key of Object.values(CACHE_KEYS)) sessionStorage.removeItem(key);
+}
+
+let roomsSaveTimer = null;
+
+function saveRooms() {
+  clearTimeout(roomsSaveTimer);
+  roomsSaveTimer = null;
+  if (state.me) cacheSave(CACHE_KEYS.rooms, [...state.rooms.values()]);
+}
+
+function saveRoomsSoon() {
+  clearTimeout(roomsSaveTimer);
+  roomsSaveTimer = setTimeout(saveRooms, 300);
+}
+
+function saveDrafts() {
+  cacheSave(CACHE_KEYS.drafts, Object.fromEntries(state.drafts));
+}
+
+// --- toast -------------------------------------------------------------------------------------
+
+let toastTimer = null;
+
+function toast(text, isError = false) {
+  const node = $("toast");
+  node.textContent = text;
+  node.classList.toggle("is-error", isError);
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    node.hidden = true;
+  }, 3200);
+}
 
 // --- WebSocket -------------------------------------------------------------------------------
 
@@ -326,15 +186,14 @@ async function connectSocket() {
   if (tokenExpiresWithin(10_000)) {
     const outcome = await refreshAccess();
     if (outcome === "invalid") {
-      logout("로그인이 만료되었습니다. 다시 로그인하세요.");
+      logout(t("error.loginExpiredAgain"));
       return;
     }
     if (sock.stopped || sock.ws) return;
   }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const token = encodeURIComponent(tokens.access || "");
-  const url = `${scheme}//${location.host}/ws/?kind=web&token=${token}`;
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/?kind=web&token=${token}`);
   sock.ws = ws;
   ws.addEventListener("open", () => {
     if (sock.ws !== ws) return;
@@ -350,7 +209,7 @@ async function connectSocket() {
     stopAlive();
     for (const { reject, timer } of sock.pending.values()) {
       clearTimeout(timer);
-      reject(new ApiError(0, "offline", "연결이 끊어졌습니다."));
+      reject(new ApiError(0, "offline", t("conn.lost")));
     }
     sock.pending.clear();
     onSocketClose(event.code);
@@ -379,27 +238,27 @@ function onSocketClose(code) {
   if (sock.stopped) return;
   if (code === CLOSE_REPLACED) {
     sock.stopped = true;
-    setConn("replaced", "다른 창에서 메신저를 열어 이 창의 연결이 끊겼습니다.");
+    setConn("replaced", t("conn.replaced"));
     return;
   }
   if (code === CLOSE_DISABLED) {
-    logout("계정이 사용 중지되었습니다. 관리자에게 문의하세요.");
+    logout(t("error.disabled"));
     return;
   }
   if (code === CLOSE_BAD_REQUEST) {
     sock.stopped = true;
-    setConn("failed", "서버가 연결을 거부했습니다. 새로 고침해 주세요.");
+    setConn("failed", t("conn.refused"));
     return;
   }
-  setConn("offline", "연결이 끊어졌습니다. 다시 연결하는 중…");
+  setConn("offline", t("conn.offline"));
   if (code === CLOSE_BAD_TOKEN) {
     sock.badTokens += 1;
     if (sock.badTokens > 2) {
-      logout("로그인이 만료되었습니다. 다시 로그인하세요.");
+      logout(t("error.loginExpiredAgain"));
       return;
     }
     refreshAccess().then((outcome) => {
-      if (outcome === "invalid") logout("로그인이 만료되었습니다. 다시 로그인하세요.");
+      if (outcome === "invalid") logout(t("error.loginExpiredAgain"));
       else scheduleReconnect(outcome === "ok" ? 0 : undefined);
     });
     return;
@@ -423,14 +282,14 @@ function wsRequest(ev, data) {
   return new Promise((resolve, reject) => {
     const ws = sock.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
-      reject(new ApiError(0, "offline", "연결이 끊어져 있습니다."));
+      reject(new ApiError(0, "offline", t("conn.down")));
       return;
     }
     sock.nextId += 1;
     const id = `r${sock.nextId}`;
     const timer = setTimeout(() => {
       sock.pending.delete(id);
-      reject(new ApiError(0, "timeout", "서버가 응답하지 않습니다."));
+      reject(new ApiError(0, "timeout", t("error.timeout")));
     }, ACK_TIMEOUT_MS);
     sock.pending.set(id, { resolve, reject, timer });
     ws.send(JSON.stringify({ id, ev, data }));
@@ -453,7 +312,7 @@ function handleFrame(text) {
     if (frame.ok) waiter.resolve(frame.data || {});
     else {
       const error = frame.error || {};
-      waiter.reject(new ApiError(0, error.code || "error", error.message || "요청이 실패했습니다."));
+      waiter.reject(new ApiError(0, error.code || "error", error.message || t("error.failed")));
     }
     return;
   }
@@ -473,9 +332,18 @@ async function onSocketOpen() {
   sock.badTokens = 0;
   setConn("online");
   const chat = state.chat;
-  if (chat) announceOpen(chat);
-  await Promise.allSettled([loadRooms(), chat ? catchUp(chat) : null]);
-  for (const msg of state.outbox.values()) if (!msg.failed) trySend(msg);
+  if (chat?.loaded) announceOpen(chat);
+  await Promise.allSettled([
+    loadRooms(),
+    refreshMe(),
+    chat ? (chat.loaded ? catchUp(chat) : loadChat(chat)) : null,
+  ]);
+  flushOutbox();
+}
+
+async function refreshMe() {
+  const me = await api("GET", "/api/me");
+  setMe(me);
 }
 
 // --- pushes ------------------------------------------------------------------------------------
@@ -487,15 +355,31 @@ const PUSHES = {
   room_updated: onPushRoomUpdated,
   room_removed: onPushRoomRemoved,
   typing: onPushTyping,
+  presence: (data) => people.onPresence(data),
 };
 
 function onPushMessage(msg) {
   noteMessageInList(msg);
+  maybeNotify(msg);
   const chat = state.chat;
   if (!chat || chat.roomId !== msg.room_id) return;
+  const known = chat.messages.has(msg.msg_id);
+  const scroller = $("message-scroller");
+  const atBottom = isAtBottom(scroller);
   mergeMessages(chat, [msg]);
   clearTyping(chat, msg.sender);
+  if (!known && !isMine(msg) && !atBottom && chat.loaded) {
+    chat.newBelow += 1;
+    chat.newBelowLast = msg;
+  }
   renderMessages();
+  renderNewBar();
+  // The list is redrawn as a whole; screen readers hear just the newcomer.
+  if (!known && !isMine(msg)) {
+    $("live-announcer").textContent = isSystem(msg)
+      ? msg.body
+      : `${msg.sender_name || msg.sender}: ${previewOf(msg)}`;
+  }
   if (!isMine(msg) && document.visibilityState === "visible") markRead(chat);
   if (msg.type === "invite" || msg.type === "leave") loadMembers(chat).catch(() => {});
 }
@@ -512,6 +396,8 @@ function onPushMessageUpdated(data) {
   if (msg) {
     msg.state = data.state;
     if (data.state === "cancelled") msg.body = "";
+    // A link preview card arrives this way, with the message's new meta.
+    if (data.meta && typeof data.meta === "object") msg.meta = data.meta;
     renderMessages();
   }
 }
@@ -565,6 +451,38 @@ function clearTyping(chat, userId) {
   if (chat === state.chat) renderTyping();
 }
 
+// --- notifications ---------------------------------------------------------------------------
+
+function maybeNotify(msg) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const viewing =
+    state.chat?.roomId === msg.room_id &&
+    document.visibilityState === "visible" &&
+    document.hasFocus();
+  const content = notificationFor({
+    me: state.me,
+    room: state.rooms.get(msg.room_id),
+    msg,
+    viewing,
+  });
+  if (!content) return;
+  try {
+    const note = new Notification(content.title, {
+      body: content.body,
+      tag: `messenger-room-${msg.room_id}`,
+      lang: document.documentElement.lang,
+    });
+    note.addEventListener("click", () => {
+      window.focus();
+      selectTab("chats");
+      openRoom(msg.room_id);
+      note.close();
+    });
+  } catch {
+    // some browsers allow notifications only from a service worker: nothing more to do
+  }
+}
+
 // --- the room list -----------------------------------------------------------------------------
 
 let roomsReload = null;
@@ -607,6 +525,7 @@ function noteMessageInList(msg) {
       seq: msg.seq,
       type: msg.type,
       body: msg.body,
+      meta: msg.meta,
       state: msg.state,
       sender: msg.sender,
       sender_name: msg.sender_name,
@@ -623,14 +542,6 @@ function roomActivity(room) {
   return Date.parse(room.last_message?.created || room.created) || 0;
 }
 
-function previewText(last) {
-  if (!last) return "";
-  if (last.state === "cancelled") return "삭제된 메시지입니다.";
-  if (last.type === "image") return "사진";
-  if (last.type === "file") return `파일: ${last.body || ""}`.trim();
-  return (last.body || "").replace(/\s+/g, " ").trim();
-}
-
 function peerOf(room) {
   if (room.kind !== "direct" || !state.me) return null;
   return room.members.find((m) => m.user_id !== state.me.user_id) || room.members[0] || null;
@@ -638,6 +549,7 @@ function peerOf(room) {
 
 function roomAvatar(node, room) {
   const peer = peerOf(room);
+  node.classList.remove("avatar-group");
   if (peer) fillAvatar(node, peer.name, peer.user_id);
   else {
     fillAvatar(node, room.name, `room:${room.room_id}`);
@@ -647,16 +559,16 @@ function roomAvatar(node, room) {
   }
 }
 
+const badgeText = (n) => (n > 999 ? "999+" : String(n));
+
 function renderRooms() {
   const list = $("room-list");
-  const rooms = [...state.rooms.values()].sort((a, b) =>
-    roomActivity(b) - roomActivity(a),
-  );
+  const rooms = [...state.rooms.values()].sort((a, b) => roomActivity(b) - roomActivity(a));
   const openId = state.chat?.roomId;
   const items = rooms.map((room) => {
     const avatar = el("span", { className: "avatar", "aria-hidden": "true" });
     roomAvatar(avatar, room);
-    const unread = room.unread > 0 ? (room.unread > 999 ? "999+" : String(room.unread)) : "";
+    const unread = room.unread > 0 ? badgeText(room.unread) : "";
     const nameRow = el(
       "span",
       { className: "room-top" },
@@ -664,18 +576,24 @@ function renderRooms() {
       room.kind === "group"
         ? el("span", { className: "room-count", text: String(room.member_count) })
         : null,
-      room.muted ? el("span", { className: "room-muted", title: "알림 끔", text: "🔕" }) : null,
+      room.muted
+        ? el(
+            "span",
+            { className: "room-muted", title: t("rooms.muted"), "aria-label": t("rooms.muted") },
+            icon("bell-off"),
+          )
+        : null,
       el("span", { className: "room-time", text: listTime(room.last_message?.created) }),
     );
     const bottomRow = el(
       "span",
       { className: "room-bottom" },
-      el("span", { className: "room-preview", text: previewText(room.last_message) }),
+      el("span", { className: "room-preview", text: previewOf(room.last_message) }),
       el("span", {
         className: "room-unread",
         text: unread,
         hidden: !unread,
-        "aria-label": unread ? `안 읽은 메시지 ${unread}개` : null,
+        "aria-label": unread ? t("rooms.unreadLabel", { n: unread }) : null,
       }),
     );
     const button = el(
@@ -683,7 +601,12 @@ function renderRooms() {
       {
         type: "button",
         className: "room",
-        dataset: { roomId: String(room.room_id), kind: room.kind, unread: String(room.unread) },
+        dataset: {
+          roomId: String(room.room_id),
+          kind: room.kind,
+          unread: String(room.unread),
+          muted: String(Boolean(room.muted)),
+        },
         "aria-current": room.room_id === openId ? "true" : null,
         onclick: () => openRoom(room.room_id),
       },
@@ -695,20 +618,61 @@ function renderRooms() {
   list.replaceChildren(...items);
   $("room-list-empty").hidden = items.length > 0;
   const total = rooms.reduce((sum, room) => sum + (room.muted ? 0 : room.unread), 0);
-  document.title = total > 0 ? `(${total}) 메신저` : "메신저";
+  document.title = total > 0 ? `(${badgeText(total)}) ${t("app.name")}` : t("app.name");
+  const badge = $("chats-unread-badge");
+  badge.hidden = total === 0;
+  badge.textContent = total ? badgeText(total) : "";
+  badge.setAttribute("aria-label", total ? t("rooms.unreadLabel", { n: total }) : "");
+  saveRoomsSoon();
+}
+
+// --- tabs ----------------------------------------------------------------------------------------
+
+const TABS = ["people", "chats", "settings"];
+
+function selectTab(name, { focus = false } = {}) {
+  if (!TABS.includes(name)) name = "chats";
+  for (const tab of TABS) {
+    const button = $(`tab-${tab}`);
+    const selected = tab === name;
+    button.setAttribute("aria-selected", String(selected));
+    button.tabIndex = selected ? 0 : -1;
+    $(`panel-${tab}`).hidden = !selected;
+    if (selected && focus) button.focus();
+  }
+  document.body.dataset.tab = name;
+  cacheSave(CACHE_KEYS.tab, name);
+  if (name === "people") people.show();
+  if (name === "settings") settings.show();
+}
+
+function onTabKey(event) {
+  const current = TABS.indexOf(event.currentTarget.dataset.tab);
+  let next = null;
+  if (event.key === "ArrowRight" || event.key === "ArrowDown") next = (current + 1) % TABS.length;
+  if (event.key === "ArrowLeft" || event.key === "ArrowUp") {
+    next = (current + TABS.length - 1) % TABS.length;
+  }
+  if (event.key === "Home") next = 0;
+  if (event.key === "End") next = TABS.length - 1;
+  if (next === null) return;
+  event.preventDefault();
+  selectTab(TABS[next], { focus: true });
 }
 
 // --- the open room ---------------------------------------------------------------------------
 
-async function openRoom(roomId) {
+async function openRoom(roomId, { highlight = null } = {}) {
   if (state.chat?.roomId === roomId) {
-    $("composer-input").focus();
+    if (highlight) jumpTo(highlight);
+    else $("composer-input").focus();
     return;
   }
   saveDraft();
   if (state.chat && sock.ws) wsRequest("close_room", {}).catch(() => {});
   const chat = newChat(roomId);
   state.chat = chat;
+  cacheSave(CACHE_KEYS.open, roomId);
   for (const msg of state.outbox.values()) {
     if (msg.room_id === roomId) chat.messages.set(msg.msg_id, msg);
   }
@@ -716,38 +680,69 @@ async function openRoom(roomId) {
   $("chat").hidden = false;
   $("chat").dataset.roomId = String(roomId);
   $("composer-input").value = state.drafts.get(roomId) || "";
+  setReply(null);
   renderRooms();
   renderChatHeader();
   renderTyping();
-  showHistoryStatus("불러오는 중…");
+  renderNewBar();
+  files.showRoom(roomId);
   $("message-list").replaceChildren();
-  announceOpen(chat);
-  const room = state.rooms.get(roomId);
-  if (room) {
-    room.last_read_seq = room.last_seq;
-    room.unread = 0;
-    renderRooms();
-  }
+  renderMessages({ toBottom: true });
+  await loadChat(chat);
+  if (highlight && state.chat === chat) jumpTo(highlight);
+}
+
+// The first page of an opened room. My watermark is read (GET /api/rooms/{id}) before open_room
+// raises it, so the "unread below" divider knows where my reading stopped.
+async function loadChat(chat) {
+  showHistoryStatus(t("history.loading"));
+  const known = state.rooms.get(chat.roomId);
+  const limit = Math.min(Math.max(PAGE_SIZE, (known?.unread || 0) + 10), PAGE_MAX);
   try {
-    const [page] = await Promise.all([
-      api("GET", `/api/rooms/${roomId}/messages?limit=${PAGE_SIZE}`),
-      loadMembers(chat),
+    const [detail, page] = await Promise.all([
+      api("GET", `/api/rooms/${chat.roomId}`),
+      api("GET", `/api/rooms/${chat.roomId}/messages?limit=${limit}`),
     ]);
     if (state.chat !== chat) return;
+    applyDetail(chat, detail);
+    chat.readBefore ??= detail.last_read_seq;
     mergeMessages(chat, page.messages);
     chat.hasMore = page.has_more;
     chat.loaded = true;
+    // The divider marks where my reading stopped: only worth a line when something read is
+    // above it (loaded, or further up the history).
+    const list = ordered(chat);
+    const firstUnread = list.find((msg) => msg.seq && msg.seq > chat.readBefore && !isMine(msg));
+    const readAbove = chat.hasMore || list.some((msg) => msg.seq && msg.seq <= chat.readBefore);
+    chat.dividerSeq = firstUnread && readAbove ? firstUnread.seq : null;
+    announceOpen(chat);
+    const room = state.rooms.get(chat.roomId);
+    if (room) {
+      room.last_read_seq = Math.max(room.last_read_seq, room.last_seq);
+      room.unread = 0;
+      renderRooms();
+    }
     showHistoryStatus(null);
-    renderMessages({ toBottom: true });
-    $("composer-input").focus();
+    renderMessages({ toDivider: true });
+    if (document.activeElement === document.body || !document.activeElement) {
+      $("composer-input").focus();
+    }
   } catch (error) {
     if (state.chat !== chat) return;
-    showHistoryStatus(error.message, true);
+    showHistoryStatus(
+      NETWORK_CODES.has(error.code) ? t("history.offline") : error.message,
+      !NETWORK_CODES.has(error.code),
+    );
+    if (error.status === 403 || error.status === 404) {
+      state.rooms.delete(chat.roomId);
+      renderRooms();
+    }
   }
 }
 
 function closeChat() {
   state.chat = null;
+  cacheSave(CACHE_KEYS.open, null);
   $("chat").hidden = true;
   $("chat-empty").hidden = false;
   delete $("chat").dataset.roomId;
@@ -764,6 +759,7 @@ function announceOpen(chat) {
         room.unread = Math.max(room.last_seq - room.last_read_seq, 0);
         renderRooms();
       }
+      if (state.chat === chat && state.me) raiseMark(chat, state.me.user_id, data.last_read_seq);
     })
     .catch(() => {});
 }
@@ -782,15 +778,24 @@ function markRead(chat) {
   }, 100);
 }
 
-async function loadMembers(chat) {
-  const detail = await api("GET", `/api/rooms/${chat.roomId}`);
-  if (state.chat !== chat) return;
+function applyDetail(chat, detail) {
   const room = state.rooms.get(chat.roomId);
   if (room) Object.assign(room, { ...detail, members: room.members });
+  else {
+    state.rooms.set(chat.roomId, { ...detail, members: detail.members.slice(0, 6) });
+    renderRooms();
+  }
   chat.members = new Map(detail.members.map((m) => [m.user_id, m]));
+  chat.master = detail.master;
   for (const member of detail.members) raiseMark(chat, member.user_id, member.last_read_seq);
   renderChatHeader();
   updateUnreadCounts();
+}
+
+async function loadMembers(chat) {
+  const detail = await api("GET", `/api/rooms/${chat.roomId}`);
+  if (state.chat !== chat) return;
+  applyDetail(chat, detail);
 }
 
 function raiseMark(chat, userId, seq) {
@@ -801,13 +806,11 @@ function raiseMark(chat, userId, seq) {
 // After a reconnect: everything after the newest message shown, then fresh watermarks.
 async function catchUp(chat) {
   let after = maxSeq(chat);
-  if (!chat.loaded || after === 0) {
+  if (after === 0) {
     const page = await api("GET", `/api/rooms/${chat.roomId}/messages?limit=${PAGE_SIZE}`);
     if (state.chat !== chat) return;
     mergeMessages(chat, page.messages);
     chat.hasMore = page.has_more;
-    chat.loaded = true;
-    showHistoryStatus(null);
   } else {
     for (;;) {
       const page = await api(
@@ -820,29 +823,33 @@ async function catchUp(chat) {
       if (!page.has_more || page.messages.length === 0) break;
     }
   }
+  showHistoryStatus(null);
   renderMessages();
   await loadMembers(chat);
+  if (document.visibilityState === "visible") markRead(chat);
 }
 
 async function loadOlder() {
   const chat = state.chat;
-  if (!chat || !chat.loaded || !chat.hasMore || chat.loadingOlder) return;
+  if (!chat || !chat.loaded || !chat.hasMore || chat.loadingOlder) return false;
   const first = minSeq(chat);
-  if (!first) return;
+  if (!first) return false;
   chat.loadingOlder = true;
-  showHistoryStatus("이전 메시지를 불러오는 중…");
+  showHistoryStatus(t("history.older"));
   try {
     const page = await api(
       "GET",
       `/api/rooms/${chat.roomId}/messages?before_seq=${first}&limit=${PAGE_SIZE}`,
     );
-    if (state.chat !== chat) return;
+    if (state.chat !== chat) return false;
     mergeMessages(chat, page.messages);
     chat.hasMore = page.has_more;
     showHistoryStatus(null);
     renderMessages({ keepFromBottom: true });
+    return true;
   } catch (error) {
     showHistoryStatus(error.message, true);
+    return false;
   } finally {
     chat.loadingOlder = false;
   }
@@ -864,7 +871,7 @@ function mergeMessages(chat, messages) {
       chat.messages.set(incoming.msg_id, { ...incoming, pending: false, failed: false });
     }
     if (incoming.sender) raiseMark(chat, incoming.sender, incoming.seq);
-    state.outbox.delete(incoming.msg_id);
+    if (state.outbox.delete(incoming.msg_id)) outboxDelete(incoming.msg_id);
   }
 }
 
@@ -902,8 +909,7 @@ function renderChatHeader() {
   const chat = state.chat;
   if (!chat) return;
   const room = state.rooms.get(chat.roomId);
-  const title = room?.name || "";
-  $("chat-title").textContent = title;
+  $("chat-title").textContent = room?.name || "";
   const avatar = $("chat-avatar");
   avatar.className = "avatar";
   if (room) roomAvatar(avatar, room);
@@ -913,9 +919,11 @@ function renderChatHeader() {
     const full = peer && chat.members?.get(peer.user_id);
     subtitle = [full?.org_name, peer?.user_id].filter(Boolean).join(" · ");
   } else if (room) {
-    subtitle = `멤버 ${room.member_count}명`;
+    subtitle = t("chat.members", { n: room.member_count });
   }
   $("chat-subtitle").textContent = subtitle;
+  $("chat-muted").hidden = !room?.muted;
+  $("chat").dataset.muted = String(Boolean(room?.muted));
 }
 
 function renderTyping() {
@@ -926,18 +934,24 @@ function renderTyping() {
     return;
   }
   const names = [...chat.typing.keys()].map((id) => chat.members?.get(id)?.name || id);
-  line.textContent = `${names.join(", ")}님이 입력 중…`;
+  line.textContent = t("chat.typing", { names: names.join(", ") });
+}
+
+// --- the message list ----------------------------------------------------------------------------
+
+function isAtBottom(scroller) {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
 }
 
 function sameMinute(a, b) {
   return Math.floor(new Date(a.created) / 60000) === Math.floor(new Date(b.created) / 60000);
 }
 
-function renderMessages({ toBottom = false, keepFromBottom = false } = {}) {
+function renderMessages({ toBottom = false, keepFromBottom = false, toDivider = false } = {}) {
   const chat = state.chat;
   if (!chat) return;
   const scroller = $("message-scroller");
-  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  const atBottom = isAtBottom(scroller);
   const fromBottom = scroller.scrollHeight - scroller.scrollTop;
   const items = [];
   const messages = ordered(chat);
@@ -956,7 +970,17 @@ function renderMessages({ toBottom = false, keepFromBottom = false } = {}) {
       );
       previous = null;
     }
-    if (SYSTEM_TYPES.has(msg.type)) {
+    if (chat.dividerSeq && msg.seq === chat.dividerSeq) {
+      items.push(
+        el(
+          "li",
+          { id: "unread-divider", className: "unread-divider", role: "separator" },
+          el("span", { text: t("chat.unreadBelow") }),
+        ),
+      );
+      previous = null;
+    }
+    if (isSystem(msg)) {
       items.push(
         el(
           "li",
@@ -971,21 +995,28 @@ function renderMessages({ toBottom = false, keepFromBottom = false } = {}) {
       return;
     }
     const next = messages[index + 1];
-    const startsRun =
-      !previous || previous.sender !== msg.sender || !sameMinute(previous, msg);
+    const startsRun = !previous || previous.sender !== msg.sender || !sameMinute(previous, msg);
     const endsRun =
       !next ||
-      SYSTEM_TYPES.has(next.type) ||
+      isSystem(next) ||
       next.sender !== msg.sender ||
       !sameMinute(next, msg) ||
+      next.seq === chat.dividerSeq ||
       dayKey(new Date(next.created)) !== dayKey(created) ||
       Boolean(next.pending || next.failed) !== Boolean(msg.pending || msg.failed);
     items.push(renderMessage(chat, msg, { startsRun, endsRun }));
     previous = msg;
   });
   $("message-list").replaceChildren(...items);
-  if (toBottom || (atBottom && !keepFromBottom)) scroller.scrollTop = scroller.scrollHeight;
-  else if (keepFromBottom) scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  const divider = $("unread-divider");
+  if (toDivider && divider) {
+    // Show where my reading stopped, unless all of the unread part fits on the screen.
+    const below = scroller.scrollHeight - divider.offsetTop;
+    scroller.scrollTop =
+      below > scroller.clientHeight ? divider.offsetTop - 12 : scroller.scrollHeight;
+  } else if (toBottom || toDivider || (atBottom && !keepFromBottom)) {
+    scroller.scrollTop = scroller.scrollHeight;
+  } else if (keepFromBottom) scroller.scrollTop = scroller.scrollHeight - fromBottom;
   // A short history leaves no scrollbar to pull: fetch the previous page right away.
   if (chat.hasMore && scroller.scrollHeight <= scroller.clientHeight) loadOlder();
 }
@@ -1002,6 +1033,7 @@ function renderMessage(chat, msg, { startsRun, endsRun }) {
       sender: msg.sender || "",
       type: msg.type,
       state: status,
+      msgState: msg.state || "",
     },
   });
   if (!mine) {
@@ -1016,59 +1048,59 @@ function renderMessage(chat, msg, { startsRun, endsRun }) {
       el("span", { className: "msg-sender", text: msg.sender_name || msg.sender || "" }),
     );
   } else {
-    const who = mine ? "나: " : `${msg.sender_name || msg.sender}: `;
+    const who = mine ? t("msg.me") : `${msg.sender_name || msg.sender}: `;
     column.append(el("span", { className: "visually-hidden", text: who }));
   }
-  const bubble = el("div", { className: "bubble" });
-  if (msg.reply_to) {
-    bubble.append(
-      el(
-        "div",
-        { className: "reply-quote" },
-        el("strong", { text: msg.reply_to.sender_name || "" }),
-        el("span", {
-          text: msg.reply_to.state === "cancelled" ? "삭제된 메시지입니다." : msg.reply_to.body,
-        }),
-      ),
-    );
-  }
-  const body = el("div", { className: "msg-body" });
+  const isFile = FILE_TYPES.has(msg.type) && msg.state !== "cancelled";
+  const bubble = el("div", { className: `bubble${isFile ? " bubble-file" : ""}` });
+  if (msg.reply_to) bubble.append(renderQuote(msg.reply_to));
   if (msg.state === "cancelled") {
-    body.classList.add("is-cancelled");
-    body.textContent = "삭제된 메시지입니다.";
-  } else if (msg.type === "file" || msg.type === "image") {
-    body.append(`📎 ${msg.meta?.name || msg.body || "파일"}`);
+    bubble.append(el("div", { className: "msg-body is-cancelled", text: t("msg.cancelled") }));
+  } else if (isFile) {
+    bubble.append(files.renderFile(msg));
   } else {
-    body.append(...bodyNodes(msg.body || ""));
+    bubble.append(el("div", { className: "msg-body" }, ...bodyNodes(msg.body || "")));
+    const card = files.renderLink(msg);
+    if (card) bubble.append(card);
   }
-  bubble.append(body);
-  const count = status === "sent" ? unreadOf(chat, msg) : 0;
+  bubble.addEventListener("contextmenu", (event) => {
+    event.preventDefault();
+    openMessageMenu(msg, { x: event.clientX, y: event.clientY });
+  });
+  const count = status === "sent" && msg.state !== "cancelled" ? unreadOf(chat, msg) : 0;
   const meta = el(
     "div",
     { className: "msg-meta" },
-    el("span", {
+    el("button", {
+      type: "button",
       className: "msg-unread",
       text: count ? String(count) : "",
       hidden: !count,
       dataset: { unread: String(count) },
-      "aria-label": count ? `안 읽은 사람 ${count}명` : null,
+      "aria-label": count ? t("msg.unreadLabel", { n: count }) : null,
+      title: t("readers.title"),
+      onclick: () => showReaders(msg),
     }),
   );
   if (status === "sending") {
-    meta.append(el("span", { className: "msg-status", text: "전송 중…" }));
+    meta.append(el("span", { className: "msg-status", text: t("msg.sending") }));
   } else if (status === "failed") {
     meta.append(
-      el("span", { className: "msg-status is-error", title: msg.error || "", text: "전송 실패" }),
-      el("button", {
-        type: "button",
-        className: "link-btn",
-        text: "다시 보내기",
-        onclick: () => trySend(msg),
+      el("span", {
+        className: "msg-status is-error",
+        title: msg.error || "",
+        text: t("msg.failed"),
       }),
       el("button", {
         type: "button",
-        className: "link-btn",
-        text: "지우기",
+        className: "link-btn msg-retry",
+        text: t("msg.retry"),
+        onclick: () => retry(msg),
+      }),
+      el("button", {
+        type: "button",
+        className: "link-btn msg-discard",
+        text: t("msg.discard"),
         onclick: () => discard(msg),
       }),
     );
@@ -1081,10 +1113,43 @@ function renderMessage(chat, msg, { startsRun, endsRun }) {
       }),
     );
   }
-  const row = el("div", { className: "msg-row" }, bubble, meta);
+  const more = el(
+    "button",
+    {
+      type: "button",
+      className: "msg-more",
+      "aria-label": t("msg.actions"),
+      title: t("msg.actions"),
+      "aria-haspopup": "menu",
+      onclick: (event) => openMessageMenu(msg, { anchor: event.currentTarget }),
+    },
+    icon("more-h"),
+  );
+  const row = el("div", { className: "msg-row" }, bubble, meta, status === "sent" ? more : null);
   column.append(row);
   li.append(column);
   return li;
+}
+
+function renderQuote(reply) {
+  const text =
+    reply.state === "cancelled"
+      ? t("msg.cancelled")
+      : FILE_TYPES.has(reply.type)
+        ? previewOf(reply)
+        : reply.body;
+  return el(
+    "button",
+    {
+      type: "button",
+      className: "reply-quote",
+      dataset: { replyTo: reply.msg_id },
+      title: t("reply.jump"),
+      onclick: () => jumpTo(reply.msg_id, reply.seq),
+    },
+    el("strong", { text: t("reply.to", { name: reply.sender_name || "" }) }),
+    el("span", { text: text || "" }),
+  );
 }
 
 function updateUnreadCounts() {
@@ -1094,13 +1159,403 @@ function updateUnreadCounts() {
     const msg = chat.messages.get(node.dataset.msgId);
     const badge = node.querySelector(".msg-unread");
     if (!msg || !badge) continue;
-    const count = unreadOf(chat, msg);
+    const count = msg.state === "cancelled" ? 0 : unreadOf(chat, msg);
     badge.textContent = count ? String(count) : "";
     badge.hidden = !count;
     badge.dataset.unread = String(count);
-    if (count) badge.setAttribute("aria-label", `안 읽은 사람 ${count}명`);
+    if (count) badge.setAttribute("aria-label", t("msg.unreadLabel", { n: count }));
     else badge.removeAttribute("aria-label");
   }
+}
+
+// Scroll to a message (loading older pages until it is there) and make it blink once.
+async function jumpTo(msgId, seq) {
+  const chat = state.chat;
+  if (!chat) return;
+  let guard = 0;
+  while (!chat.messages.has(msgId) && chat.hasMore && guard < 40) {
+    if (seq && minSeq(chat) && seq > minSeq(chat)) break; // in range but gone (deleted for me)
+    guard += 1;
+    if (chat.loadingOlder) await new Promise((resolve) => setTimeout(resolve, 100));
+    else if (!(await loadOlder())) break;
+    if (state.chat !== chat) return;
+  }
+  const node = $("message-list").querySelector(`[data-msg-id="${CSS.escape(msgId)}"]`);
+  if (!node) {
+    toast(t("reply.missing"));
+    return;
+  }
+  node.scrollIntoView({ block: "center" });
+  node.classList.remove("is-flash");
+  void node.offsetWidth; // restart the animation
+  node.classList.add("is-flash");
+  node.dataset.jumped = "true";
+}
+
+// --- the "new messages" bar ----------------------------------------------------------------------
+
+function renderNewBar() {
+  const chat = state.chat;
+  const bar = $("new-msg-bar");
+  if (!chat || chat.newBelow === 0) {
+    bar.hidden = true;
+    return;
+  }
+  const last = chat.newBelowLast;
+  const who = last ? last.sender_name || last.sender : "";
+  $("new-msg-text").textContent = t("chat.newBelow", {
+    n: chat.newBelow,
+    preview: last ? `${who}: ${previewOf(last)}` : "",
+  });
+  bar.hidden = false;
+}
+
+function onScroll() {
+  const scroller = $("message-scroller");
+  if (scroller.scrollTop < 120) loadOlder();
+  const chat = state.chat;
+  if (chat && chat.newBelow && isAtBottom(scroller)) {
+    chat.newBelow = 0;
+    chat.newBelowLast = null;
+    renderNewBar();
+  }
+}
+
+// --- menus ---------------------------------------------------------------------------------------
+
+let openMenuState = null;
+
+function closeMenu({ restoreFocus = true } = {}) {
+  if (!openMenuState) return;
+  const { menu, trigger } = openMenuState;
+  openMenuState = null;
+  menu.hidden = true;
+  trigger?.setAttribute("aria-expanded", "false");
+  if (restoreFocus && trigger?.isConnected) trigger.focus();
+}
+
+function showMenu(menu, { anchor = null, x = 0, y = 0 }) {
+  closeMenu({ restoreFocus: false });
+  menu.hidden = false;
+  const rect = anchor ? anchor.getBoundingClientRect() : { left: x, right: x, top: y, bottom: y };
+  const width = menu.offsetWidth;
+  const height = menu.offsetHeight;
+  let left = anchor ? rect.right - width : x;
+  let top = rect.bottom + 4;
+  if (left + width > innerWidth - 8) left = innerWidth - width - 8;
+  if (top + height > innerHeight - 8) top = Math.max(8, rect.top - height - 4);
+  menu.style.left = `${Math.max(8, left)}px`;
+  menu.style.top = `${top}px`;
+  anchor?.setAttribute("aria-expanded", "true");
+  openMenuState = { menu, trigger: anchor };
+  menu.querySelector("[role=menuitem]:not([hidden])")?.focus();
+}
+
+function onMenuKey(event) {
+  const menu = event.currentTarget;
+  const items = [...menu.querySelectorAll("[role=menuitem]:not([hidden])")];
+  const index = items.indexOf(document.activeElement);
+  if (event.key === "Escape") {
+    event.preventDefault();
+    closeMenu();
+  } else if (event.key === "ArrowDown") {
+    event.preventDefault();
+    items[(index + 1) % items.length]?.focus();
+  } else if (event.key === "ArrowUp") {
+    event.preventDefault();
+    items[(index - 1 + items.length) % items.length]?.focus();
+  } else if (event.key === "Tab") {
+    closeMenu({ restoreFocus: false });
+  }
+}
+
+function messageActions(msg) {
+  const actions = [];
+  if (msg.pending || msg.failed || !msg.seq) return actions;
+  const cancelled = msg.state === "cancelled";
+  const system = isSystem(msg);
+  if (!system && !cancelled) actions.push(["reply", "reply", () => setReply(msg)]);
+  if (!system && !cancelled && msg.type === "talk" && msg.body) {
+    actions.push(["copy", "copy", () => copyMessage(msg)]);
+  }
+  if (FILE_TYPES.has(msg.type) && !cancelled && msg.state !== "expired") {
+    actions.push(["forward", "forward", () => openForward(msg)]);
+  }
+  if (!system) actions.push(["readers", "eye", () => showReaders(msg)]);
+  actions.push(["delete", "trash", () => deleteForMe(msg)]);
+  const young = Date.now() - Date.parse(msg.created) < CANCEL_WINDOW_MS;
+  if (isMine(msg) && !system && !cancelled && young) {
+    actions.push(["cancel", "undo", () => cancelForEveryone(msg), true]);
+  }
+  return actions;
+}
+
+function openMessageMenu(msg, position) {
+  const actions = messageActions(msg);
+  if (!actions.length) return;
+  const menu = $("msg-menu");
+  menu.dataset.msgId = msg.msg_id;
+  menu.replaceChildren(
+    ...actions.map(([action, iconName, run, danger]) =>
+      el(
+        "button",
+        {
+          type: "button",
+          role: "menuitem",
+          className: `menu-item${danger ? " is-danger" : ""}`,
+          dataset: { action },
+          onclick: () => {
+            closeMenu({ restoreFocus: false });
+            run();
+          },
+        },
+        icon(iconName),
+        el("span", { text: t(`action.${action}`) }),
+      ),
+    ),
+  );
+  showMenu(menu, position);
+}
+
+// --- message actions -----------------------------------------------------------------------------
+
+function setReply(msg) {
+  const chat = state.chat;
+  if (chat) chat.replyTo = msg;
+  const bar = $("reply-bar");
+  bar.hidden = !msg;
+  if (!msg) return;
+  $("reply-bar-who").textContent = t("reply.to", { name: msg.sender_name || msg.sender || "" });
+  $("reply-bar-body").textContent = previewOf(msg);
+  $("composer-input").focus();
+}
+
+async function copyMessage(msg) {
+  toast((await copyText(msg.body || "")) ? t("toast.copied") : t("toast.copyFailed"));
+}
+
+async function showReaders(msg) {
+  const dialog = $("readers-dialog");
+  $("readers-read").replaceChildren();
+  $("readers-unread").replaceChildren();
+  $("readers-read-title").textContent = t("readers.read", { n: "…" });
+  $("readers-unread-title").textContent = t("readers.unread", { n: "…" });
+  $("readers-status").textContent = t("common.loading");
+  dialog.dataset.msgId = msg.msg_id;
+  if (!dialog.open) dialog.showModal();
+  try {
+    const data = await api("GET", `/api/messages/${encodeURIComponent(msg.msg_id)}/readers`);
+    const row = (person) =>
+      el(
+        "li",
+        { className: "reader", dataset: { userId: person.user_id } },
+        avatarFor(person.name, person.user_id),
+        el("span", { text: person.name }),
+      );
+    $("readers-read").replaceChildren(...data.read.map(row));
+    $("readers-unread").replaceChildren(...data.unread.map(row));
+    $("readers-read-title").textContent = t("readers.read", { n: data.read.length });
+    $("readers-unread-title").textContent = t("readers.unread", { n: data.unread.length });
+    $("readers-status").textContent = "";
+  } catch (error) {
+    $("readers-status").textContent = error.message;
+  }
+}
+
+async function deleteForMe(msg) {
+  const ok = await confirmDialog(t("confirm.delete"), t("action.delete"));
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/messages/${encodeURIComponent(msg.msg_id)}`);
+    state.chat?.messages.delete(msg.msg_id);
+    renderMessages();
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+async function cancelForEveryone(msg) {
+  const ok = await confirmDialog(t("confirm.cancel"), t("action.cancel"));
+  if (!ok) return;
+  try {
+    const data = await api("POST", `/api/messages/${encodeURIComponent(msg.msg_id)}/cancel`);
+    onPushMessageUpdated(data);
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+// Forward a sent file to another room: a "flink" message that points at the stored file.
+function openForward(msg) {
+  const dialog = $("forward-dialog");
+  $("forward-status").textContent = "";
+  const rooms = [...state.rooms.values()].sort((a, b) => roomActivity(b) - roomActivity(a));
+  $("forward-rooms").replaceChildren(
+    ...rooms.map((room) => {
+      const avatar = el("span", { className: "avatar avatar-sm", "aria-hidden": "true" });
+      roomAvatar(avatar, room);
+      return el(
+        "li",
+        {},
+        el(
+          "button",
+          {
+            type: "button",
+            className: "person",
+            dataset: { roomId: String(room.room_id) },
+            onclick: () => forwardTo(msg, room),
+          },
+          avatar,
+          el("span", { className: "person-name", text: room.name }),
+        ),
+      );
+    }),
+  );
+  dialog.showModal();
+}
+
+async function forwardTo(msg, room) {
+  $("forward-status").textContent = t("forward.sending");
+  try {
+    const stored = await wsRequest("send_msg", files.forwardPayload(msg, room.room_id, newUuid()));
+    noteMessageInList(stored);
+    if (state.chat?.roomId === stored.room_id) {
+      mergeMessages(state.chat, [stored]);
+      renderMessages();
+    }
+    $("forward-dialog").close();
+    toast(t("forward.done", { room: room.name }));
+  } catch (error) {
+    $("forward-status").textContent = error.message;
+  }
+}
+
+// --- room actions --------------------------------------------------------------------------------
+
+function currentRoom() {
+  return state.chat ? state.rooms.get(state.chat.roomId) : null;
+}
+
+function openRoomMenu(event) {
+  const room = currentRoom();
+  if (!room) return;
+  $("room-mute-text").textContent = room.muted ? t("room.unmute") : t("room.mute");
+  showMenu($("room-menu"), { anchor: event.currentTarget });
+}
+
+function openRename() {
+  const room = currentRoom();
+  if (!room) return;
+  const dialog = $("rename-dialog");
+  $("rename-input").value = room.nickname || "";
+  $("rename-input").placeholder = room.room_name || room.name;
+  const master = room.kind === "group" && state.me && room.master === state.me.user_id;
+  $("rename-all-field").hidden = !master;
+  $("rename-all").checked = false;
+  $("rename-status").textContent = "";
+  dialog.showModal();
+  $("rename-input").select();
+}
+
+async function saveRename(event) {
+  event.preventDefault();
+  const room = currentRoom();
+  if (!room) return;
+  const value = $("rename-input").value.trim();
+  const forAll = $("rename-all").checked && value;
+  const body = forAll ? { name: value, nickname: "" } : { nickname: value };
+  try {
+    const updated = await api("PATCH", `/api/rooms/${room.room_id}`, body);
+    updateRoom(updated);
+    $("rename-dialog").close();
+  } catch (error) {
+    $("rename-status").textContent = error.message;
+  }
+}
+
+function updateRoom(updated) {
+  const known = state.rooms.get(updated.room_id);
+  state.rooms.set(updated.room_id, {
+    ...(known || {}),
+    ...updated,
+    members: updated.members.slice(0, 6),
+  });
+  renderRooms();
+  renderChatHeader();
+}
+
+async function toggleMute() {
+  const room = currentRoom();
+  if (!room) return;
+  try {
+    const updated = await api("PATCH", `/api/rooms/${room.room_id}`, { muted: !room.muted });
+    updateRoom(updated);
+    toast(updated.muted ? t("toast.muted") : t("toast.unmuted"));
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+async function leaveRoom() {
+  const room = currentRoom();
+  if (!room) return;
+  const ok = await confirmDialog(t("confirm.leave", { room: room.name }), t("room.leave"));
+  if (!ok) return;
+  try {
+    await api("POST", `/api/rooms/${room.room_id}/leave`);
+    state.rooms.delete(room.room_id);
+    state.drafts.delete(room.room_id);
+    saveDrafts();
+    closeChat();
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+async function inviteToRoom() {
+  const room = currentRoom();
+  const chat = state.chat;
+  if (!room || !chat) return;
+  const exclude = new Set(chat.members ? chat.members.keys() : room.members.map((m) => m.user_id));
+  const picked = await people.pick({ mode: "invite", exclude });
+  if (!picked) return;
+  const data = await api("POST", `/api/rooms/${room.room_id}/invite`, {
+    user_ids: picked.userIds,
+  });
+  updateRoom(data.room);
+  if (data.room.room_id !== room.room_id) {
+    // Inviting into a 1:1 room starts a new group.
+    openRoom(data.room.room_id);
+    return;
+  }
+  if (data.message && state.chat === chat) {
+    mergeMessages(chat, [data.message]);
+    renderMessages({ toBottom: true });
+    loadMembers(chat).catch(() => {});
+  }
+}
+
+// Start a 1:1 chat (one person) or a group (several), then open it.
+async function startChat(userIds, name = "") {
+  const room = await api("POST", "/api/rooms", { member_ids: userIds, name });
+  updateRoom(room);
+  selectTab("chats");
+  await openRoom(room.room_id);
+  return room;
+}
+
+// --- the confirm dialog ------------------------------------------------------------------------
+
+function confirmDialog(text, okLabel) {
+  const dialog = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = okLabel;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("confirm-cancel").focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+  });
 }
 
 // --- sending -----------------------------------------------------------------------------------
@@ -1112,7 +1567,9 @@ function sendFromComposer() {
   if (!chat || !state.me || !body.trim()) return;
   input.value = "";
   state.drafts.delete(chat.roomId);
+  saveDrafts();
   state.localOrder += 1;
+  const reply = chat.replyTo;
   const msg = {
     msg_id: newUuid(),
     room_id: chat.roomId,
@@ -1122,7 +1579,18 @@ function sendFromComposer() {
     type: "talk",
     body,
     meta: {},
-    reply_to: null,
+    reply_to: reply
+      ? {
+          msg_id: reply.msg_id,
+          seq: reply.seq,
+          sender: reply.sender,
+          sender_name: reply.sender_name,
+          type: reply.type,
+          body: (reply.body || "").slice(0, 100),
+          meta: reply.meta,
+          state: reply.state,
+        }
+      : null,
     state: "",
     created: new Date().toISOString(),
     unread: 0,
@@ -1130,25 +1598,29 @@ function sendFromComposer() {
     failed: false,
     localOrder: state.localOrder,
   };
+  setReply(null);
   state.outbox.set(msg.msg_id, msg);
   chat.messages.set(msg.msg_id, msg);
+  chat.newBelow = 0;
+  renderNewBar();
   renderMessages({ toBottom: true });
-  trySend(msg);
+  // Stored before the first try, so a reload a moment later still has it.
+  outboxPut(state.me.user_id, msg).finally(() => trySend(msg));
 }
 
 // Send (or resend: the server stores a msg_id once) and merge the stored message from the ack.
 async function trySend(msg) {
+  if (msg.inflight || !state.outbox.has(msg.msg_id)) return;
+  msg.inflight = true;
   msg.failed = false;
   msg.pending = true;
   if (state.chat?.roomId === msg.room_id) renderMessages();
   try {
-    const stored = await wsRequest("send_msg", {
-      room_id: msg.room_id,
-      msg_id: msg.msg_id,
-      type: msg.type,
-      body: msg.body,
-    });
+    const data = { room_id: msg.room_id, msg_id: msg.msg_id, type: msg.type, body: msg.body };
+    if (msg.reply_to) data.reply_to = msg.reply_to.msg_id;
+    const stored = await wsRequest("send_msg", data);
     state.outbox.delete(msg.msg_id);
+    outboxDelete(msg.msg_id);
     noteMessageInList(stored);
     const chat = state.chat;
     if (chat?.roomId === stored.room_id) {
@@ -1158,17 +1630,70 @@ async function trySend(msg) {
   } catch (error) {
     // Offline or no answer: it stays "sending" and goes again after the reconnect.
     if (NETWORK_CODES.has(error.code)) return;
-    msg.pending = false;
-    msg.failed = true;
-    msg.error = error.message;
-    if (state.chat?.roomId === msg.room_id) renderMessages();
+    markFailed(msg, error.message);
+  } finally {
+    msg.inflight = false;
   }
+}
+
+function markFailed(msg, reason) {
+  msg.pending = false;
+  msg.failed = true;
+  msg.error = reason;
+  if (state.me) outboxPut(state.me.user_id, msg);
+  if (state.chat?.roomId === msg.room_id) renderMessages();
+}
+
+// After a (re)connect: send what waits, unless it has waited so long that it may be stale.
+function flushOutbox() {
+  for (const msg of state.outbox.values()) {
+    if (msg.failed) continue;
+    if (Date.now() - Date.parse(msg.created) > OUTBOX_AUTO_RESEND_MS) {
+      markFailed(msg, t("outbox.stale"));
+    } else trySend(msg);
+  }
+}
+
+function retry(msg) {
+  msg.failed = false;
+  msg.pending = true;
+  msg.created = new Date().toISOString();
+  if (state.me) outboxPut(state.me.user_id, msg);
+  trySend(msg);
 }
 
 function discard(msg) {
   state.outbox.delete(msg.msg_id);
+  outboxDelete(msg.msg_id);
   state.chat?.messages.delete(msg.msg_id);
   renderMessages();
+}
+
+async function loadOutbox() {
+  const entries = await outboxAll(state.me.user_id);
+  for (const entry of entries) {
+    if (state.outbox.has(entry.msg_id)) continue;
+    state.localOrder = Math.max(state.localOrder, entry.localOrder || 0);
+    state.outbox.set(entry.msg_id, {
+      ...entry,
+      seq: null,
+      sender: state.me.user_id,
+      sender_name: state.me.name,
+      meta: {},
+      state: "",
+      unread: 0,
+      pending: !entry.failed,
+    });
+  }
+  const chat = state.chat;
+  if (chat) {
+    for (const msg of state.outbox.values()) {
+      if (msg.room_id === chat.roomId && !chat.messages.has(msg.msg_id)) {
+        chat.messages.set(msg.msg_id, msg);
+      }
+    }
+    renderMessages();
+  }
 }
 
 function saveDraft() {
@@ -1177,101 +1702,22 @@ function saveDraft() {
   const text = $("composer-input").value;
   if (text) state.drafts.set(chat.roomId, text);
   else state.drafts.delete(chat.roomId);
+  saveDrafts();
 }
 
-let lastTypingSent = 0;
+const lastTypingSent = new Map();
+let draftTimer = null;
 
 function onComposerInput() {
   const chat = state.chat;
+  if (!chat) return;
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(saveDraft, 400);
   const now = Date.now();
-  if (!chat || !sock.ws || !$("composer-input").value || now - lastTypingSent < TYPING_SEND_MS) {
-    return;
-  }
-  lastTypingSent = now;
+  if (!sock.ws || !$("composer-input").value) return;
+  if (now - (lastTypingSent.get(chat.roomId) || 0) < TYPING_SEND_MS) return;
+  lastTypingSent.set(chat.roomId, now);
   wsRequest("typing", { room_id: chat.roomId }).catch(() => {});
-}
-
-// --- new 1:1 chat --------------------------------------------------------------------------------
-
-let searchTimer = null;
-let searchSerial = 0;
-
-function openNewChat() {
-  const dialog = $("new-chat-dialog");
-  $("user-search").value = "";
-  $("user-results").replaceChildren();
-  $("user-search-status").textContent = "";
-  dialog.showModal();
-  $("user-search").focus();
-}
-
-function onUserSearchInput() {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(searchUsers, 250);
-}
-
-async function searchUsers() {
-  const q = $("user-search").value.trim();
-  const serial = ++searchSerial;
-  const status = $("user-search-status");
-  if (!q) {
-    $("user-results").replaceChildren();
-    status.textContent = "";
-    return;
-  }
-  status.textContent = "찾는 중…";
-  try {
-    const data = await api("GET", `/api/users?q=${encodeURIComponent(q)}`);
-    if (serial !== searchSerial) return;
-    status.textContent = data.users.length ? "" : "찾는 사람이 없습니다.";
-    $("user-results").replaceChildren(
-      ...data.users.map((user) => {
-        const avatar = el("span", { className: "avatar avatar-sm", "aria-hidden": "true" });
-        fillAvatar(avatar, user.name, user.user_id);
-        const me = state.me && user.user_id === state.me.user_id;
-        return el(
-          "li",
-          {},
-          el(
-            "button",
-            {
-              type: "button",
-              className: "person",
-              dataset: { userId: user.user_id },
-              onclick: () => startDirect(user.user_id),
-            },
-            avatar,
-            el(
-              "span",
-              { className: "person-text" },
-              el("span", { className: "person-name", text: me ? `${user.name} (나)` : user.name }),
-              el("span", {
-                className: "person-sub",
-                text: [user.org_name, user.job].filter(Boolean).join(" · "),
-              }),
-            ),
-            user.online ? el("span", { className: "online-dot", title: "접속 중" }) : null,
-          ),
-        );
-      }),
-    );
-  } catch (error) {
-    if (serial === searchSerial) status.textContent = error.message;
-  }
-}
-
-async function startDirect(userId) {
-  const status = $("user-search-status");
-  status.textContent = "채팅방을 여는 중…";
-  try {
-    const room = await api("POST", "/api/rooms", { member_ids: [userId] });
-    state.rooms.set(room.room_id, room);
-    $("new-chat-dialog").close();
-    renderRooms();
-    openRoom(room.room_id);
-  } catch (error) {
-    status.textContent = error.message;
-  }
 }
 
 // --- log in and out ------------------------------------------------------------------------------
@@ -1293,12 +1739,16 @@ async function onLogin(event) {
   const password = $("login-password").value;
   const error = $("login-error");
   if (!userId || !password) {
-    error.textContent = "아이디와 비밀번호를 입력하세요.";
+    error.textContent = t("login.missing");
     error.hidden = false;
     return;
   }
   $("login-submit").disabled = true;
   error.hidden = true;
+  // A click is the moment a browser lets a page ask for notifications.
+  if ("Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
   try {
     const response = await rawFetch("POST", "/api/auth/token", { user_id: userId, password });
     if (!response.ok) throw await readError(response);
@@ -1318,6 +1768,7 @@ async function onLogin(event) {
 function logout(message) {
   disconnectSocket();
   tokens.clear();
+  cacheClear();
   clearTimeout(roomsReload);
   roomsReload = null;
   state.me = null;
@@ -1325,42 +1776,78 @@ function logout(message) {
   state.chat = null;
   state.outbox.clear();
   state.drafts.clear();
+  files.reset();
+  people.reset();
   $("room-list").replaceChildren();
   $("message-list").replaceChildren();
   $("chat").hidden = true;
   $("chat-empty").hidden = false;
-  document.title = "메신저";
-  if ($("new-chat-dialog").open) $("new-chat-dialog").close();
+  document.title = t("app.name");
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  closeMenu({ restoreFocus: false });
   showLogin(message);
+}
+
+function setMe(me) {
+  state.me = me;
+  cacheSave(CACHE_KEYS.me, me);
+  $("me-name").textContent = me.name;
+  $("me-org").textContent = me.nickname || [me.org_name, me.job].filter(Boolean).join(" · ");
+  $("me-org").title = [me.org_name, me.job].filter(Boolean).join(" · ");
+  fillAvatar($("me-avatar"), me.name, me.user_id);
+  document.body.dataset.me = me.user_id;
+  settings.update(me);
 }
 
 async function startApp() {
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   setConn("connecting");
+  let me = null;
   try {
-    state.me = await api("GET", "/api/me");
+    me = await api("GET", "/api/me");
   } catch (error) {
     if (error.status === 401) return; // api() has already sent us to the login form
     if (!tokens.access) return;
-    setConn("failed", error.message);
-    return;
+    // Offline at start (a reload while the network is down): carry on from what this tab knew.
+    me = NETWORK_CODES.has(error.code) ? cacheLoad(CACHE_KEYS.me) : null;
+    if (!me) {
+      setConn("failed", error.message);
+      setTimeout(() => tokens.access && !state.me && startApp(), 5000);
+      return;
+    }
+    setConn("offline", t("conn.offline"));
   }
-  $("me-name").textContent = state.me.name;
-  $("me-org").textContent = [state.me.org_name, state.me.job].filter(Boolean).join(" · ");
-  fillAvatar($("me-avatar"), state.me.name, state.me.user_id);
-  document.body.dataset.me = state.me.user_id;
-  loadRooms().catch((error) => setConn("offline", error.message));
+  setMe(me);
+  state.drafts = new Map(
+    Object.entries(cacheLoad(CACHE_KEYS.drafts) || {}).map(([k, v]) => [Number(k), v]),
+  );
+  for (const room of cacheLoad(CACHE_KEYS.rooms) || []) state.rooms.set(room.room_id, room);
+  renderRooms();
+  selectTab(cacheLoad(CACHE_KEYS.tab) || "chats");
+  await loadOutbox();
+  const lastOpen = cacheLoad(CACHE_KEYS.open);
+  if (lastOpen && state.rooms.has(lastOpen)) openRoom(lastOpen);
+  loadRooms().catch((error) => {
+    if (!NETWORK_CODES.has(error.code)) setConn("offline", error.message);
+  });
   connectSocket();
 }
 
 // --- wiring --------------------------------------------------------------------------------------
 
 function wire() {
+  applyI18n(document);
   $("login-form").addEventListener("submit", onLogin);
   $("logout-btn").addEventListener("click", () => logout());
-  $("new-chat-btn").addEventListener("click", openNewChat);
-  $("user-search").addEventListener("input", onUserSearchInput);
+  $("new-chat-btn").addEventListener("click", async () => {
+    const picked = await people.pick({ mode: "new" });
+    if (picked) await startChat(picked.userIds, picked.name);
+  });
+  for (const tab of TABS) {
+    $(`tab-${tab}`).addEventListener("click", () => selectTab(tab));
+    $(`tab-${tab}`).addEventListener("keydown", onTabKey);
+  }
   $("conn-retry").addEventListener("click", () => {
     setConn("connecting");
     sock.attempts = 0;
@@ -1375,18 +1862,83 @@ function wire() {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       sendFromComposer();
+    } else if (event.key === "Escape" && state.chat?.replyTo) {
+      setReply(null);
     }
   });
   $("composer-input").addEventListener("input", onComposerInput);
-  $("message-scroller").addEventListener("scroll", () => {
-    if ($("message-scroller").scrollTop < 120) loadOlder();
+  $("message-scroller").addEventListener("scroll", onScroll);
+  $("new-msg-bar").addEventListener("click", () => {
+    const scroller = $("message-scroller");
+    scroller.scrollTop = scroller.scrollHeight;
+    onScroll();
+    $("composer-input").focus();
   });
+  $("reply-cancel").addEventListener("click", () => setReply(null));
+  $("room-menu-btn").addEventListener("click", openRoomMenu);
+  $("room-invite-btn").addEventListener("click", () =>
+    inviteToRoom().catch((error) => toast(error.message, true)),
+  );
+  $("room-invite-menu-btn").addEventListener("click", () => {
+    closeMenu({ restoreFocus: false });
+    inviteToRoom().catch((error) => toast(error.message, true));
+  });
+  $("room-rename-btn").addEventListener("click", () => {
+    closeMenu({ restoreFocus: false });
+    openRename();
+  });
+  $("room-mute-btn").addEventListener("click", () => {
+    closeMenu();
+    toggleMute();
+  });
+  $("room-leave-btn").addEventListener("click", () => {
+    closeMenu({ restoreFocus: false });
+    leaveRoom();
+  });
+  $("rename-form").addEventListener("submit", saveRename);
+  $("rename-cancel").addEventListener("click", () => $("rename-dialog").close());
+  $("readers-close").addEventListener("click", () => $("readers-dialog").close());
+  $("forward-close").addEventListener("click", () => $("forward-dialog").close());
+  for (const menu of [$("room-menu"), $("msg-menu")]) menu.addEventListener("keydown", onMenuKey);
+  document.addEventListener("pointerdown", (event) => {
+    if (openMenuState && !openMenuState.menu.contains(event.target)) {
+      closeMenu({ restoreFocus: false });
+    }
+  });
+  window.addEventListener("resize", () => closeMenu({ restoreFocus: false }));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.chat) markRead(state.chat);
+  });
+  window.addEventListener("focus", () => state.chat && markRead(state.chat));
+  window.addEventListener("pagehide", () => {
+    if (roomsSaveTimer) saveRooms();
+    saveDraft();
   });
   window.addEventListener("online", () => {
     if (!sock.stopped && !sock.ws) connectSocket();
   });
+  setAuthLostHandler(() => logout(t("error.loginExpiredAgain")));
+  const app = {
+    state,
+    api,
+    toast,
+    startChat,
+    openRoom,
+    selectTab,
+    setMe,
+    confirmDialog,
+    isConnected: () => Boolean(sock.ws),
+    onUploaded(msg) {
+      noteMessageInList(msg);
+      if (state.chat?.roomId === msg.room_id) {
+        mergeMessages(state.chat, [msg]);
+        renderMessages({ toBottom: true });
+      }
+    },
+  };
+  people.init(app);
+  settings.init(app);
+  files.init(app);
 }
 
 wire();

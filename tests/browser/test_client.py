@@ -1,18 +1,28 @@
-"""The browser client end to end: two people in two browser contexts on a real daphne server."""
+"""The browser client end to end: two people in two browser contexts on a real daphne server;
+reconnects, the offline outbox, a replaced window and a disabled account."""
 
 from __future__ import annotations
 
-import uuid
+import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
-from messages import services as message_services
-from messages.models import Message
 from messenger import realtime
 from orgsync.models import User
 from tests.browser.conftest import in_db_thread
-from tests.factories import PASSWORD, OrgFactory, UserFactory
+from tests.browser.helpers import (
+    bubble,
+    company,
+    direct_room,
+    log_in,
+    logged_in,
+    open_page,
+    room_item,
+    send,
+    send_as,
+    stored_bodies,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,73 +31,8 @@ RECONNECT_TIMEOUT = 40_000
 
 
 def people() -> tuple[User, User]:
-    def make() -> tuple[User, User]:
-        org = OrgFactory(name="플랫폼팀")
-        minjun = UserFactory(user_id="minjun.kim", name="김민준", org=org, job="백엔드 개발")
-        seoyeon = UserFactory(user_id="seoyeon.lee", name="이서연", org=org, job="프론트엔드 개발")
-        return minjun, seoyeon
-
-    return in_db_thread(make)
-
-
-def direct_room(a: User, b: User):
-    room, _created = in_db_thread(message_services.room_open_direct, actor=a, peer=b)
-    return room
-
-
-def send_as(user: User, room_id: int, body: str) -> None:
-    in_db_thread(
-        message_services.message_send, actor=user, room_id=room_id, msg_id=uuid.uuid4(), body=body
-    )
-
-
-def stored_bodies(room_id: int) -> list[str]:
-    return in_db_thread(
-        lambda: list(Message.objects.filter(room_id=room_id).values_list("body", flat=True))
-    )
-
-
-def open_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:
-    """A new browser context (another person) on the client, recording any JS dialog."""
-    context = browser.new_context(
-        viewport={"width": 1180, "height": 760}, locale="ko-KR", timezone_id="Asia/Seoul"
-    )
-    page = context.new_page()
-    dialogs: list[str] = []
-
-    def on_dialog(dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(f"{base_url}/")
-    return page, dialogs
-
-
-def log_in(page: Page, user: User, password: str = PASSWORD) -> None:
-    page.fill("#login-user-id", user.user_id)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-
-
-def logged_in(page: Page, user: User) -> None:
-    log_in(page, user)
-    expect(page.locator("#me-name")).to_have_text(user.name)
-    expect(page.locator("body")).to_have_attribute("data-conn", "online")
-
-
-def room_item(page: Page, room_id: int):
-    return page.locator(f'#room-list [data-room-id="{room_id}"]')
-
-
-def bubble(page: Page, body: str):
-    return page.locator(".msg").filter(has=page.locator(".msg-body", has_text=body))
-
-
-def send(page: Page, text: str) -> None:
-    composer = page.locator("#composer-input")
-    composer.fill(text)
-    composer.press("Enter")
+    people = company()
+    return people.minjun, people.seoyeon
 
 
 def test_client_two_people_chat_live(server, browser, artifacts):
@@ -185,7 +130,7 @@ def test_client_two_people_chat_live(server, browser, artifacts):
     page_b.click("#logout-btn")
     expect(page_b.locator("#login-view")).to_be_visible()
     assert page_b.evaluate("sessionStorage.length") == 0
-    assert page_a.evaluate("sessionStorage.length") == 1
+    assert page_a.evaluate("sessionStorage.getItem('messenger.tokens')") is not None
 
 
 def test_client_catches_up_after_server_restart(server, browser, artifacts):
@@ -262,3 +207,97 @@ def test_client_logs_out_when_account_disabled(server, browser):
     expect(page.locator("#login-view")).to_be_visible()
     expect(page.locator("#login-error")).to_contain_text("사용 중지")
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_client_offline_message_lands_once_after_reload(server, browser, artifacts):
+    minjun, seoyeon = people()
+    room = direct_room(minjun, seoyeon)
+    send_as(seoyeon, room.pk, "연결 끊기기 전 메시지")
+
+    page, _dialogs = open_page(browser, server.url)
+    # The network, under the test's control: when it is off, the REST calls fail and every
+    # socket is dropped at once; the page itself (HTML, scripts) still loads, as from a cache.
+    network = {"up": True, "sockets": []}
+
+    def socket_route(ws) -> None:
+        if network["up"]:
+            ws.connect_to_server()
+            network["sockets"].append(ws)
+        else:
+            ws.close(code=1011, reason="offline")
+
+    def api_route(route) -> None:
+        if network["up"]:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    page.context.route_web_socket(re.compile(r"/ws/"), socket_route)
+    page.context.route("**/api/**", api_route)
+
+    logged_in(page, minjun)
+    room_item(page, room.pk).click()
+    expect(bubble(page, "연결 끊기기 전 메시지")).to_be_visible()
+
+    network["up"] = False
+    for ws in network["sockets"]:
+        ws.close(code=1011, reason="offline")
+    expect(page.locator("#conn-banner")).to_have_attribute("data-state", "offline")
+
+    typed = "지하철에서 쓴 메시지"
+    send(page, typed)
+    expect(bubble(page, typed)).to_have_attribute("data-state", "sending")
+
+    # A reload while still offline keeps it: it waits in IndexedDB, shown as "sending".
+    page.reload()
+    expect(page.locator("#app-view")).to_be_visible()
+    expect(page.locator("#conn-banner")).to_have_attribute("data-state", "offline")
+    expect(bubble(page, typed)).to_have_attribute("data-state", "sending")
+    expect(page.locator("#chat-title")).to_have_text("이서연")
+    page.screenshot(path=artifacts / "client-offline-reload.png")
+    assert stored_bodies(room.pk).count(typed) == 0
+
+    # The network comes back: it is sent with its msg_id and lands once.
+    network["up"] = True
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("body")).to_have_attribute("data-conn", "online", timeout=RECONNECT_TIMEOUT)
+    expect(bubble(page, typed)).to_have_attribute("data-state", "sent")
+    expect(bubble(page, typed)).to_have_count(1)
+    expect(bubble(page, "연결 끊기기 전 메시지")).to_have_count(1)
+    assert stored_bodies(room.pk).count(typed) == 1
+
+    # Nothing is left to send: another reload shows it once, as sent, and sends nothing again.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-conn", "online")
+    expect(bubble(page, typed)).to_have_attribute("data-state", "sent")
+    expect(bubble(page, typed)).to_have_count(1)
+    outbox = page.evaluate(
+        """() => new Promise((resolve) => {
+             const open = indexedDB.open("messenger-client");
+             open.onsuccess = () => {
+               const get = open.result.transaction("outbox").objectStore("outbox").getAll();
+               get.onsuccess = () => resolve(get.result.length);
+             };
+           })"""
+    )
+    assert outbox == 0
+    assert stored_bodies(room.pk).count(typed) == 1
+
+
+def test_client_speaks_english_to_english_browsers(server, browser):
+    minjun, _seoyeon = people()
+    context = browser.new_context(
+        viewport={"width": 1200, "height": 760}, locale="en-US", timezone_id="Asia/Seoul"
+    )
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#login-submit")).to_have_text("Log in")
+    expect(page.locator("#login-password")).to_be_visible()
+    logged_in(page, minjun)
+    expect(page.locator("#tab-people")).to_have_text("People")
+    expect(page.locator("#tab-settings")).to_have_text("Settings")
+    expect(page.locator("#room-list-empty")).to_contain_text("No conversations yet.")
+    expect(page.locator("#logout-btn")).to_have_attribute("aria-label", "Log out")
+    page.click("#tab-settings")
+    expect(page.locator("#settings-save")).to_have_text("Save")

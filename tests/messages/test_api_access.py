@@ -6,12 +6,17 @@ added here (and so be shown to check membership) before the suite passes again."
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from PIL import Image
 
+from filetransfer import services as file_services
+from filetransfer.models import FileLog
 from messages import services
 from messages.models import Message, MessageReceipt
 from rooms.models import Room, RoomMember
@@ -21,7 +26,8 @@ from tests.messages.helpers import assert_error
 
 UNKNOWN_ROOM = 10**9
 
-# (URL name, method) -> request body; "@new" becomes a fresh msg_id.
+# (URL name, method) -> request body; "@new" becomes a fresh msg_id, "@file" a small file to
+# upload (sent as multipart), "@file_msg" the msg_id of the scene's file.
 ROOM_CALLS: dict[tuple[str, str], Any] = {
     ("room", "get"): None,
     ("room", "patch"): {"muted": True, "nickname": "엿보기"},
@@ -30,20 +36,27 @@ ROOM_CALLS: dict[tuple[str, str], Any] = {
     ("room-messages", "get"): None,
     ("room-messages", "post"): {"msg_id": "@new", "body": "몰래 한 말"},
     ("room-read", "post"): {"seq": 1},
+    ("room-files", "post"): {"files": "@file", "msg_ids": "@new"},
+    ("room-forward", "post"): {"msg_id": "@new", "source_msg_id": "@file_msg"},
 }
 MESSAGE_CALLS: dict[tuple[str, str], Any] = {
     ("message-readers", "get"): None,
     ("message", "delete"): None,
     ("message-cancel", "post"): None,
 }
+# Calls about the scene's file: their msg_id is that of carol's photo.
+FILE_CALLS: dict[tuple[str, str], Any] = {
+    ("file", "get"): None,
+    ("file-thumbnail", "get"): None,
+}
 # Calls that name a room in their query rather than their path.
 QUERY_CALLS: dict[tuple[str, str], dict[str, str]] = {
     ("search", "get"): {"q": "비밀"},
 }
-ALL_CALLS = [*ROOM_CALLS, *MESSAGE_CALLS, *QUERY_CALLS]
+ALL_CALLS = [*ROOM_CALLS, *MESSAGE_CALLS, *FILE_CALLS, *QUERY_CALLS]
 
 
-def _request(client, call: tuple[str, str], *, room_id: int, msg_id: str):
+def _request(client, call: tuple[str, str], *, room_id: int, msg_id: str, file_msg_id: str):
     name, method = call
     if call in ROOM_CALLS:
         url = reverse(name, kwargs={"room_id": room_id})
@@ -51,11 +64,23 @@ def _request(client, call: tuple[str, str], *, room_id: int, msg_id: str):
     elif call in MESSAGE_CALLS:
         url = reverse(name, kwargs={"msg_id": msg_id})
         body = MESSAGE_CALLS[call]
+    elif call in FILE_CALLS:
+        url = reverse(name, kwargs={"msg_id": file_msg_id})
+        body = FILE_CALLS[call]
     else:
         url = reverse(name)
         return getattr(client, method)(url, {**QUERY_CALLS[call], "room_id": room_id})
     if isinstance(body, dict):
-        body = {k: new_msg_id() if v == "@new" else v for k, v in body.items()}
+        values = {
+            "@new": new_msg_id,
+            "@file": lambda: SimpleUploadedFile("memo.txt", b"a note"),
+            "@file_msg": lambda: file_msg_id,
+        }
+        body = {
+            k: values[v]() if isinstance(v, str) and v in values else v for k, v in body.items()
+        }
+        if any(isinstance(v, SimpleUploadedFile) for v in body.values()):
+            return getattr(client, method)(url, body, format="multipart")
     return getattr(client, method)(url, body, format="json")
 
 
@@ -76,15 +101,25 @@ def _world(room: Room) -> tuple:
         members,
         messages,
         MessageReceipt.objects.count(),
+        FileLog.objects.count(),
     )
 
 
 @pytest.fixture
-def scene(alice, bob, carol, dave, group) -> dict[str, Any]:
-    """The group with a secret of carol's in it."""
+def scene(alice, bob, carol, dave, group, settings, tmp_path) -> dict[str, Any]:
+    """The group with a secret of carol's in it, and a photo of hers."""
+    settings.MEDIA_ROOT = tmp_path / "media"
     secret = send(carol, group.pk, "비밀 이야기")
     send(alice, group.pk, "비밀 답장")
-    return {"room": group, "msg_id": secret["msg_id"]}
+    photo = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(photo, "PNG")
+    [file], _created = file_services.files_upload(
+        actor=carol,
+        room_id=group.pk,
+        files=[SimpleUploadedFile("비밀.png", photo.getvalue())],
+        msg_ids=[new_msg_id()],
+    )
+    return {"room": group, "msg_id": secret["msg_id"], "file_msg_id": file["msg_id"]}
 
 
 @pytest.mark.parametrize("call", ALL_CALLS, ids=lambda c: f"{c[1].upper()} {c[0]}")
@@ -92,7 +127,13 @@ def test_api_room_call_by_a_stranger_is_403(api, make_user, scene, call):
     stranger = make_user()
     before = _world(scene["room"])
 
-    response = _request(api(stranger), call, room_id=scene["room"].pk, msg_id=scene["msg_id"])
+    response = _request(
+        api(stranger),
+        call,
+        room_id=scene["room"].pk,
+        msg_id=scene["msg_id"],
+        file_msg_id=scene["file_msg_id"],
+    )
 
     assert_error(response, 403, "not_room_member")
     assert _world(scene["room"]) == before
@@ -104,7 +145,13 @@ def test_api_room_call_by_a_member_who_left_is_403(api, carol, scene, call):
     services.room_leave(actor=carol, room_id=scene["room"].pk)
     before = _world(scene["room"])
 
-    response = _request(api(carol), call, room_id=scene["room"].pk, msg_id=scene["msg_id"])
+    response = _request(
+        api(carol),
+        call,
+        room_id=scene["room"].pk,
+        msg_id=scene["msg_id"],
+        file_msg_id=scene["file_msg_id"],
+    )
 
     assert_error(response, 403, "not_room_member")
     assert _world(scene["room"]) == before
@@ -114,7 +161,13 @@ def test_api_room_call_by_a_member_who_left_is_403(api, carol, scene, call):
 def test_api_room_call_for_an_unknown_id_is_404(api, alice, scene, call):
     before = _world(scene["room"])
 
-    response = _request(api(alice), call, room_id=UNKNOWN_ROOM, msg_id=str(uuid.uuid4()))
+    response = _request(
+        api(alice),
+        call,
+        room_id=UNKNOWN_ROOM,
+        msg_id=str(uuid.uuid4()),
+        file_msg_id=str(uuid.uuid4()),
+    )
 
     assert_error(response, 404, "not_found")
     assert _world(scene["room"]) == before
@@ -124,7 +177,13 @@ def test_api_room_call_for_an_unknown_id_is_404(api, alice, scene, call):
 def test_api_room_call_by_a_member_is_allowed(api, bob, carol, scene, call):
     """The same calls succeed for a member, so the refusals above are about membership."""
     user = carol if call == ("message-cancel", "post") else bob
-    response = _request(api(user), call, room_id=scene["room"].pk, msg_id=scene["msg_id"])
+    response = _request(
+        api(user),
+        call,
+        room_id=scene["room"].pk,
+        msg_id=scene["msg_id"],
+        file_msg_id=scene["file_msg_id"],
+    )
     assert response.status_code in (200, 201, 204), response.content
 
 

@@ -1,0 +1,157 @@
+"""The production configuration the benchmark starts: environment, database, servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DB = os.environ.get("BENCH_MYSQL_DATABASE", "messenger_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def production_env() -> dict[str, str]:
+    """What a production server process gets, pointed at the benchmark database."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-" + "k" * 50,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        MYSQL_DATABASE=BENCH_DB,
+        MYSQL_USER=os.environ.get("MYSQL_USER", "root"),
+        MYSQL_HOST=os.environ.get("MYSQL_HOST", ""),
+        REDIS_URL=REDIS_URL,
+        REDIS_PREFIX="bench",
+        LOG_LEVEL="WARNING",
+        # Tokens minted by the benchmark must outlive a long run.
+        JWT_ACCESS_MINUTES="240",
+    )
+    return env
+
+
+def setup_django() -> None:
+    os.environ.update(production_env())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messenger.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def ensure_database() -> None:
+    """Create the benchmark database if needed and migrate it (quietly)."""
+    subprocess.run(
+        [
+            "mysql",
+            "-uroot",
+            "-e",
+            f"CREATE DATABASE IF NOT EXISTS {BENCH_DB} "
+            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=production_env(),
+        check=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process on a free 127.0.0.1 port: ours (daphne or uvicorn) or the baseline."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.port = free_port()
+        env = production_env()
+        if kind == "uvicorn":
+            cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
+            # Chat frames are small and fan out to many sockets: compressing each copy cost a
+            # quarter of the server's CPU in the 500-member profile (docs/benchmarks.md).
+            cmd += [
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--ws-per-message-deflate",
+                "false",
+            ]
+            cmd += ["messenger.asgi:application"]
+        elif kind == "daphne":
+            cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            cmd += ["messenger.asgi:application"]
+        elif kind == "socketio":
+            node = shutil.which("node")
+            if node is None:
+                raise RuntimeError("node is not installed: the socket.io baseline needs it")
+            if not (ROOT / "bench" / "socketio" / "node_modules").exists():
+                subprocess.run(
+                    ["npm", "install", "--no-audit", "--no-fund", "--silent"],
+                    cwd=ROOT / "bench" / "socketio",
+                    check=True,
+                )
+            cmd = [node, "server.js", str(self.port), REDIS_URL, "bench-socketio"]
+        else:
+            raise ValueError(kind)
+        cwd = ROOT / "bench" / "socketio" if kind == "socketio" else ROOT
+        self.proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self._wait_ready()
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        if self.kind == "socketio":
+            return f"ws://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=websocket"
+        return f"ws://127.0.0.1:{self.port}/ws/?kind=web&token="
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"{self.kind} server exited: {err[-2000:]}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.kind} server did not start within {timeout} s")
+
+    def rss_kb(self) -> int:
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

@@ -1,0 +1,51 @@
+"""Typed errors of file transfer; REST and the socket render them as {"error": {code, message}}."""
+
+from __future__ import annotations
+
+from messenger.errors import ApplicationError, TooLarge
+
+
+def human_size(size: int) -> str:
+    """A size for people, in the units the limits are given in (1 MB = 1024 * 1024 bytes)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+class FileTooLarge(TooLarge):
+    code = "too_large"
+    message = "The file is too large."
+
+
+class TooManyFiles(TooLarge):
+    code = "too_many_files"
+    message = "Too many files in one request."
+
+
+class QuotaExceeded(TooLarge):
+    code = "quota_exceeded"
+    message = "Your files would use more than your storage quota."
+
+
+class ImageTooLarge(TooLarge):
+    code = "image_too_large"
+    message = "The image has too many pixels."
+
+
+class FileTypeRefused(ApplicationError):
+    status = 415
+    code = "unsupported_type"
+    message = "This type of file is not accepted."
+
+
+class FileExpired(ApplicationError):
+    status = 410
+    code = "expired"
+    message = "This file has expired and was deleted."
+
+
+class RangeNotSatisfiable(ApplicationError):
+    status = 416
+    code = "range_not_satisfiable"
+    message = "The requested range is outside the file."

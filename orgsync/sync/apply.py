@@ -1,0 +1,159 @@
+"""Writing a plan: bulk inserts and updates in chunks, deactivations by primary key.
+
+Changed rows are written as upserts (INSERT ... ON DUPLICATE KEY UPDATE on MySQL/MariaDB,
+ON CONFLICT on SQLite) of their primary keys: one statement per chunk, several times faster
+than bulk_update's CASE WHEN per column. The caller holds the batch's transaction; a failure
+anywhere rolls the whole batch back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from orgsync.models import Org, User
+from orgsync.sync.batch import id_key
+from orgsync.sync.conf import hr_sync_int
+from orgsync.sync.plan import USER_FIELDS, Plan
+
+# progress(phase, done, total): called after every chunk, for the command's progress bar.
+Progress = Callable[[str, int, int], None]
+SYNC_ACTOR = "hr-sync"  # created_by / modified_by of what the sync writes
+ORG_UPDATE_FIELDS = ["org_cd", "name", "seq", "level", "parent", "is_active", "updated_at"]
+USER_UPDATE_FIELDS = ["user_id", "org", "is_active", "modified_by", "modified_at", *USER_FIELDS]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=models.Model)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
+
+
+def unusable_password() -> str:
+    """What make_password(None) stores, made without its slow per-character random choice."""
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+
+
+def _write(
+    model: type[M],
+    objs: list[M],
+    *,
+    update_fields: list[str] | None,
+    size: int,
+    phase: str,
+    progress: Progress,
+) -> None:
+    """bulk_create in chunks; with update_fields, rows whose primary key exists are updated."""
+    options: dict[str, Any] = {}
+    if update_fields:
+        options = {"update_conflicts": True, "update_fields": update_fields}
+        if connection.features.supports_update_conflicts_with_target:
+            options["unique_fields"] = ["id"]
+    for done, chunk in enumerate(_chunks(objs, size), start=1):
+        model._default_manager.bulk_create(chunk, **options)
+        progress(phase, min(done * size, len(objs)), len(objs))
+
+
+def _apply_orgs(plan: Plan, size: int, progress: Progress) -> dict[str, int]:
+    now = timezone.now()
+    new = [
+        Org(org_cd=t.org_cd, name=t.name, seq=t.seq, level=t.level, is_active=True)
+        for t in plan.org_creates
+    ]
+    _write(Org, new, update_fields=None, size=size, phase="orgs created", progress=progress)
+    # One read of all codes gives the new orgs' keys on every backend, so parents can be linked
+    # by primary key in the upsert below.
+    pk_by_key = {id_key(code): pk for pk, code in Org.objects.values_list("id", "org_cd")}
+    linked = [
+        Org(
+            pk=pk_by_key[id_key(t.org_cd)],
+            org_cd=t.org_cd,
+            name=t.name,
+            seq=t.seq,
+            level=t.level,
+            parent_id=pk_by_key[t.parent_key] if t.parent_key else None,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        for t in [*[c for c in plan.org_creates if c.parent_key], *plan.org_updates]
+    ]
+    _write(
+        Org,
+        linked,
+        update_fields=ORG_UPDATE_FIELDS,
+        size=size,
+        phase="orgs linked",
+        progress=progress,
+    )
+    for chunk in _chunks(plan.org_deactivations, size):
+        Org.objects.filter(pk__in=chunk).update(is_active=False, updated_at=now)
+    return pk_by_key
+
+
+def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progress) -> list[int]:
+    def person(pk: int | None, user_id: str, org_key: str, fields: dict[str, str]) -> User:
+        return User(
+            pk=pk,
+            user_id=user_id,
+            org_id=org_pks[org_key],
+            is_synced=True,
+            is_active=True,
+            # Nobody can log in until an admin or the company's sign-on sets a password.
+            password=unusable_password(),
+            created_by=SYNC_ACTOR,
+            modified_by=SYNC_ACTOR,
+            **fields,
+        )
+
+    new = [person(None, t.user_id, t.org_key, t.fields) for t in plan.user_creates]
+    _write(User, new, update_fields=None, size=size, phase="people created", progress=progress)
+    # Existing people: only the HR columns are updated; the password and everything else
+    # stay as they are.
+    changed = [person(t.pk, t.user_id, t.org_key, t.fields) for t in plan.user_updates]
+    _write(
+        User,
+        changed,
+        update_fields=USER_UPDATE_FIELDS,
+        size=size,
+        phase="people updated",
+        progress=progress,
+    )
+    now = timezone.now()
+    gone = plan.user_deactivations
+    deactivated: list[int] = []
+    for done, chunk in enumerate(_chunks(gone, size), start=1):
+        # Checked again: an admin may have taken an account over since the plan was read.
+        pks = list(
+            User.objects.filter(pk__in=chunk, is_synced=True, is_active=True).values_list(
+                "id", flat=True
+            )
+        )
+        User.objects.filter(pk__in=pks).update(
+            is_active=False, modified_by=SYNC_ACTOR, modified_at=now
+        )
+        deactivated.extend(pks)
+        progress("people deactivated", min(done * size, len(gone)), len(gone))
+    return deactivated
+
+
+def plan_apply(*, plan: Plan, progress: Progress | None = None) -> list[int]:
+    """Write every change of the plan inside the caller's transaction; return the primary keys
+    of the people it deactivated."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("plan_apply must run inside the batch's transaction")
+    size = hr_sync_int("CHUNK_SIZE")
+    report = progress or _noop
+    org_pks = _apply_orgs(plan, size, report)
+    return _apply_users(plan, org_pks, size, report)

@@ -1,0 +1,207 @@
+// Tokens and REST calls. The tokens live in this tab's sessionStorage: a reload keeps the login,
+// closing the tab forgets it, and logging out in one tab leaves the others alone.
+
+import { t } from "./i18n.js";
+
+const TOKENS_KEY = "messenger.tokens";
+
+export const tokens = {
+  load() {
+    try {
+      return JSON.parse(sessionStorage.getItem(TOKENS_KEY)) || {};
+    } catch {
+      return {};
+    }
+  },
+  get access() {
+    return this.load().access || null;
+  },
+  get refresh() {
+    return this.load().refresh || null;
+  },
+  save(values) {
+    sessionStorage.setItem(TOKENS_KEY, JSON.stringify({ ...this.load(), ...values }));
+  },
+  clear() {
+    sessionStorage.removeItem(TOKENS_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message, detail) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export const NETWORK_CODES = new Set(["network", "offline", "timeout"]);
+
+const networkError = () => new ApiError(0, "network", t("error.network"));
+
+let onAuthLost = () => {};
+
+// Called when the login cannot be renewed (the refresh token is refused).
+export function setAuthLostHandler(handler) {
+  onAuthLost = handler;
+}
+
+function errorFromBody(status, body) {
+  const error = body?.error || {};
+  return new ApiError(
+    status,
+    error.code || `http_${status}`,
+    error.message || t("error.server", { status }),
+    error.detail,
+  );
+}
+
+export async function readError(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  return errorFromBody(response.status, body);
+}
+
+export async function rawFetch(method, path, body, access) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (access) headers.Authorization = `Bearer ${access}`;
+  try {
+    return await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch {
+    throw networkError();
+  }
+}
+
+let refreshing = null;
+
+// One refresh at a time, shared by every caller: "ok", "invalid" (log in again) or "network".
+export function refreshAccess() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const refresh = tokens.refresh;
+      if (!refresh) return "invalid";
+      let response;
+      try {
+        response = await rawFetch("POST", "/api/auth/token/refresh", { refresh });
+      } catch {
+        return "network";
+      }
+      if (!response.ok) return response.status >= 500 ? "network" : "invalid";
+      const data = await response.json();
+      tokens.save({ access: data.access, ...(data.refresh ? { refresh: data.refresh } : {}) });
+      return "ok";
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+// A request with the access token, renewed once on 401.
+async function authorized(send) {
+  let response = await send(tokens.access);
+  if (response.status === 401) {
+    const outcome = await refreshAccess();
+    if (outcome === "network") throw networkError();
+    if (outcome === "ok") response = await send(tokens.access);
+    if (outcome === "invalid" || response.status === 401) {
+      onAuthLost();
+      throw new ApiError(401, "not_authenticated", t("error.loginExpired"));
+    }
+  }
+  return response;
+}
+
+export async function api(method, path, body) {
+  const response = await authorized((access) => rawFetch(method, path, body, access));
+  if (!response.ok) throw await readError(response);
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+// A file as a Blob (thumbnails, downloads): <img src> cannot send the Authorization header.
+export async function apiBlob(path) {
+  const response = await authorized(async (access) => {
+    try {
+      return await fetch(path, {
+        headers: access ? { Authorization: `Bearer ${access}` } : {},
+        credentials: "same-origin",
+      });
+    } catch {
+      throw networkError();
+    }
+  });
+  if (!response.ok) throw await readError(response);
+  return response.blob();
+}
+
+// A multipart upload with progress, through XMLHttpRequest (fetch reports no upload progress).
+// Returns {promise, abort}; the promise resolves with the JSON answer.
+export function upload(path, form, onProgress) {
+  let xhr = null;
+  let aborted = false;
+  const sendOnce = (access) =>
+    new Promise((resolve, reject) => {
+      xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (access) xhr.setRequestHeader("Authorization", `Bearer ${access}`);
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) onProgress(event.loaded, event.total);
+      });
+      xhr.addEventListener("load", () => {
+        let body = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          body = null;
+        }
+        resolve({ status: xhr.status, body });
+      });
+      xhr.addEventListener("error", () => reject(networkError()));
+      xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", t("files.aborted"))));
+      xhr.send(form);
+    });
+  const promise = (async () => {
+    let answer = await sendOnce(tokens.access);
+    if (answer.status === 401 && !aborted) {
+      const outcome = await refreshAccess();
+      if (outcome === "ok") answer = await sendOnce(tokens.access);
+      else if (outcome === "invalid") onAuthLost();
+    }
+    if (answer.status < 200 || answer.status >= 300) {
+      throw errorFromBody(answer.status, answer.body);
+    }
+    return answer.body;
+  })();
+  return {
+    promise,
+    abort() {
+      aborted = true;
+      xhr?.abort();
+    },
+  };
+}
+
+export function tokenExpiresWithin(ms) {
+  const access = tokens.access;
+  if (!access) return true;
+  try {
+    const part = access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+    return !payload.exp || payload.exp * 1000 < Date.now() + ms;
+  } catch {
+    return true;
+  }
+}
