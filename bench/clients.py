@@ -156,6 +156,7 @@ class Sender:
         self.sent_at: dict[int, float] = {}
         self.ack_ms: dict[int, float] = {}
         self.failed = 0
+        self.unacked = 0
 
     async def __aenter__(self) -> Sender:
         self.ws = await open_socket(self.protocol, self.url)

@@ -136,8 +136,9 @@ async def _drive(sender: Sender, paced: int, rate: float, burst: int, progress) 
                 await asyncio.sleep(wait)
         progress(f"paced {paced} sent")
         futures = [await sender.send(paced + i) for i in range(burst)]
-        await asyncio.wait_for(asyncio.gather(*futures), 60)
-        progress(f"burst {burst} sent")
+        done, pending = await asyncio.wait(futures, timeout=90)
+        sender.unacked = len(pending)
+        progress(f"burst {burst} sent, {len(pending)} not acked within 90 s")
 
 
 def _summarise(
@@ -180,6 +181,7 @@ def _summarise(
         "delivered": delivered,
         "lost": (paced + burst) * receivers - delivered,
         "send_failures": sender.failed,
+        "unacked": sender.unacked,
         "ack_ms_p50": percentile(acks, 50),
         "ack_ms_p99": percentile(acks, 99),
         "delivery_ms_p50": percentile(paced_every, 50),
