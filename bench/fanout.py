@@ -136,7 +136,7 @@ async def _drive(sender: Sender, paced: int, rate: float, burst: int, progress) 
                 await asyncio.sleep(wait)
         progress(f"paced {paced} sent")
         futures = [await sender.send(paced + i) for i in range(burst)]
-        done, pending = await asyncio.wait(futures, timeout=90)
+        _done, pending = await asyncio.wait(futures, timeout=90)
         sender.unacked = len(pending)
         progress(f"burst {burst} sent, {len(pending)} not acked within 90 s")
 
