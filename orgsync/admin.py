@@ -36,9 +36,12 @@ from orgsync.models import (
 )
 from orgsync.pictures import picture_normalize
 from orgsync.sync import counts_text, hr_sync_run, problem_line, sample_line
+from orgsync.sync.run import batch_older_than_applied
 from orgsync.tasks import hr_sync
 
 HR_FIELDS = ("user_id", "name", "org", "job", "tel_no", "absence_code", "absence_text")
+# What makes an account an admin: only a superuser may change these.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 SHOWN_IN_MESSAGES = 5
 
 
@@ -227,7 +230,16 @@ class UserAdmin(BaseUserAdmin):
         if obj is not None and obj.is_synced:
             # HR owns these: an edit here would be undone by the next batch.
             fields += HR_FIELDS
+        if not request.user.is_superuser:
+            # Otherwise anyone who may change people could make themselves a superuser.
+            fields += PRIVILEGE_FIELDS
         return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A superuser's account (and password) is changed by superusers only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -302,6 +314,11 @@ class UserAdmin(BaseUserAdmin):
             self.message_user(request, "Select exactly one person.", messages.WARNING)
             return None
         person = queryset.get()
+        if not self.has_change_permission(request, person):
+            self.message_user(
+                request, "Only a superuser may set a superuser's password.", messages.ERROR
+            )
+            return None
         return HttpResponseRedirect(reverse("admin:auth_user_password_change", args=[person.pk]))
 
     @admin.action(description="Close live connections", permissions=["change"])
@@ -483,6 +500,11 @@ class InterfaceBatchAdmin(admin.ModelAdmin):
                 f"Batch {batch.dtkey} is still being written (WRITING); it cannot be applied.",
                 messages.ERROR,
             )
+            return
+        too_old = batch_older_than_applied(batch)
+        if too_old:
+            # Forcing an old batch is left to manage.py hr_sync --force-old-batch.
+            self.message_user(request, too_old, messages.ERROR)
             return
         user_pk = request.user.pk
         transaction.on_commit(lambda: hr_sync.delay(dtkey=batch.dtkey, requested_by_pk=user_pk))

@@ -45,6 +45,14 @@ def unusable_password() -> str:
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
 
 
+def _upsert_options(update_fields: list[str]) -> dict[str, Any]:
+    """bulk_create options that update the rows whose primary key exists."""
+    options: dict[str, Any] = {"update_conflicts": True, "update_fields": update_fields}
+    if connection.features.supports_update_conflicts_with_target:
+        options["unique_fields"] = ["id"]
+    return options
+
+
 def _write(
     model: type[M],
     objs: list[M],
@@ -55,11 +63,7 @@ def _write(
     progress: Progress,
 ) -> None:
     """bulk_create in chunks; with update_fields, rows whose primary key exists are updated."""
-    options: dict[str, Any] = {}
-    if update_fields:
-        options = {"update_conflicts": True, "update_fields": update_fields}
-        if connection.features.supports_update_conflicts_with_target:
-            options["unique_fields"] = ["id"]
+    options = _upsert_options(update_fields) if update_fields else {}
     for done, chunk in enumerate(_chunks(objs, size), start=1):
         model._default_manager.bulk_create(chunk, **options)
         progress(phase, min(done * size, len(objs)), len(objs))
@@ -103,13 +107,15 @@ def _apply_orgs(plan: Plan, size: int, progress: Progress) -> dict[str, int]:
 
 
 def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progress) -> list[int]:
-    def person(pk: int | None, user_id: str, org_key: str, fields: dict[str, str]) -> User:
+    def person(
+        pk: int | None, user_id: str, org_key: str, fields: dict[str, str], active: bool = True
+    ) -> User:
         return User(
             pk=pk,
             user_id=user_id,
             org_id=org_pks[org_key],
             is_synced=True,
-            is_active=True,
+            is_active=active,
             # Nobody can log in until an admin or the company's sign-on sets a password.
             password=unusable_password(),
             created_by=SYNC_ACTOR,
@@ -120,25 +126,46 @@ def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progr
     new = [person(None, t.user_id, t.org_key, t.fields) for t in plan.user_creates]
     _write(User, new, update_fields=None, size=size, phase="people created", progress=progress)
     # Existing people: only the HR columns are updated; the password and everything else
-    # stay as they are.
-    changed = [person(t.pk, t.user_id, t.org_key, t.fields) for t in plan.user_updates]
-    _write(
-        User,
-        changed,
-        update_fields=USER_UPDATE_FIELDS,
-        size=size,
-        phase="people updated",
-        progress=progress,
-    )
+    # stay as they are. The plan was read without locks: each chunk's people are locked and
+    # read again, and whoever an admin has taken over since (deactivating a synced account
+    # makes it manual) is left alone, so the upsert cannot undo that.
+    updates = plan.user_updates
+    for done, chunk in enumerate(_chunks(updates, size), start=1):
+        current = {
+            row["id"]: row
+            for row in User.objects.select_for_update()
+            .filter(pk__in=[t.pk for t in chunk], is_synced=True)
+            .order_by("pk")
+            .values("id", "is_active", "is_staff", "is_superuser")
+        }
+        changed = [
+            person(
+                t.pk,
+                t.user_id,
+                t.org_key,
+                t.fields,
+                # The sync never changes whether a staff or superuser account is active.
+                row["is_active"] if row["is_staff"] or row["is_superuser"] else t.is_active,
+            )
+            for t in chunk
+            if (row := current.get(t.pk)) is not None
+        ]
+        if changed:
+            User._default_manager.bulk_create(changed, **_upsert_options(USER_UPDATE_FIELDS))
+        progress("people updated", min(done * size, len(updates)), len(updates))
     now = timezone.now()
     gone = plan.user_deactivations
     deactivated: list[int] = []
     for done, chunk in enumerate(_chunks(gone, size), start=1):
-        # Checked again: an admin may have taken an account over since the plan was read.
+        # Checked again, under lock: an admin may have taken an account over (or made it an
+        # admin account) since the plan was read.
         pks = list(
-            User.objects.filter(pk__in=chunk, is_synced=True, is_active=True).values_list(
-                "id", flat=True
+            User.objects.select_for_update()
+            .filter(
+                pk__in=chunk, is_synced=True, is_active=True, is_staff=False, is_superuser=False
             )
+            .order_by("pk")
+            .values_list("id", flat=True)
         )
         User.objects.filter(pk__in=pks).update(
             is_active=False, modified_by=SYNC_ACTOR, modified_at=now

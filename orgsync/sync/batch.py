@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from orgsync.models import InterfaceBatch, InterfaceOrg, InterfaceUser, Org, User
 
@@ -22,6 +24,31 @@ DTKEY_RE = re.compile(r"\d{14}")
 ID_ALPHABET = "letters A-Z, digits and . _ @ -"
 # parent_key of an org whose parent could not be worked out (no id can contain "!").
 _UNRESOLVED = "!"
+
+
+DTKEY_FORMAT = "%Y%m%d%H%M%S"
+# How far ahead of the server's clock a DTKEY may be (clock skew between HR and us). A key far
+# in the future would make every real batch look older than it, so it is refused.
+DTKEY_MAX_AHEAD = timedelta(days=1)
+
+
+def dtkey_problem(dtkey: str) -> str | None:
+    """Why a DTKEY cannot be a batch key (not a real timestamp, or too far in the future)."""
+    try:
+        if not DTKEY_RE.fullmatch(dtkey):
+            raise ValueError(dtkey)
+        # HR writes the key in the server's local time (TIME_ZONE).
+        moment = datetime.strptime(dtkey, DTKEY_FORMAT).replace(
+            tzinfo=timezone.get_current_timezone()
+        )
+    except ValueError:
+        return "DTKEY must be 14 digits, YYYYMMDDhhmmss, and a real date and time."
+    if moment > timezone.now() + DTKEY_MAX_AHEAD:
+        return (
+            f"DTKEY {dtkey} is more than a day in the future; it would make every later batch "
+            "look older than it."
+        )
+    return None
 
 
 def id_key(value: str) -> str:
@@ -333,13 +360,18 @@ def batch_load(*, batch: InterfaceBatch) -> LoadedBatch:
     """Read a batch's rows, clean them (surrounding spaces dropped) and check every rule."""
     loaded = LoadedBatch(dtkey=batch.dtkey)
     problems = loaded.problems
-    if not DTKEY_RE.fullmatch(batch.dtkey):
-        problems.append(
-            Problem("batch", batch.pk, batch.dtkey, "DTKEY must be 14 digits, YYYYMMDDhhmmss.")
-        )
+    bad_key = dtkey_problem(batch.dtkey)
+    if bad_key:
+        problems.append(Problem("batch", batch.pk, batch.dtkey, bad_key))
         return loaded
-    org_rows = InterfaceOrg.objects.filter(dtkey=batch.dtkey).count()
-    user_rows = InterfaceUser.objects.filter(dtkey=batch.dtkey).count()
+    # The counts are compared with the rows actually read (not a separate COUNT, which rows
+    # written in between could make differ from what is checked and applied).
+    org_problems: list[Problem] = []
+    user_problems: list[Problem] = []
+    orgs, tree_ok = _load_orgs(batch.dtkey, org_problems)
+    org_keys = {id_key(o.org_cd) for o in orgs}
+    users = _load_users(batch.dtkey, org_keys, user_problems)
+    org_rows, user_rows = len(orgs), len(users)
     if (org_rows, user_rows) != (batch.org_count, batch.user_count):
         problems.append(
             Problem(
@@ -363,7 +395,7 @@ def batch_load(*, batch: InterfaceBatch) -> LoadedBatch:
         )
         return loaded
 
-    orgs, tree_ok = _load_orgs(batch.dtkey, problems)
+    problems.extend(org_problems)
     codes = [(o.row, o.org_cd) for o in orgs if ID_RE.fullmatch(o.org_cd)]
     if _duplicates(problems, "org", "ORG_CD", codes):
         tree_ok = False
@@ -373,8 +405,7 @@ def batch_load(*, batch: InterfaceBatch) -> LoadedBatch:
     # its messages (skipped levels, unknown parents) would be guesses, not findings.
     if tree_ok:
         _build_tree(orgs, problems)
-    org_keys = {id_key(o.org_cd) for o in orgs}
-    users = _load_users(batch.dtkey, org_keys, problems)
+    problems.extend(user_problems)
     ids = [(u.row, u.user_id) for u in users if ID_RE.fullmatch(u.user_id)]
     _duplicates(problems, "user", "USER_ID", ids)
     loaded.orgs = orgs

@@ -8,9 +8,12 @@ hands it to `apply.plan_apply`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import models
 
 from orgsync.models import Org, User
 from orgsync.sync.batch import LoadedBatch, Problem, id_key
@@ -43,6 +46,9 @@ class UserTarget:
     user_id: str
     org_key: str
     fields: dict[str, str]
+    # False only to keep an inactive staff or superuser account inactive: the sync never
+    # changes whether an admin account is active.
+    is_active: bool = True
 
 
 @dataclass
@@ -110,6 +116,32 @@ def _diff(current: Mapping[str, Any], target: dict[str, Any]) -> dict[str, list[
     }
 
 
+def _fold(value: str) -> str:
+    """Roughly how utf8mb4_unicode_ci sees an id: case, accents and trailing spaces ignored.
+    Only used to tell which batch row a clash found by the database belongs to."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().rstrip()
+
+
+def _database_clashes(
+    model: type[models.Model],
+    column: str,
+    new: Iterable[str],
+    fields: Iterable[str],
+) -> list[dict[str, Any]]:
+    """Rows of model that the database's collation finds equal to one of the `new` ids (those
+    id_key, which folds case only, matched to no row): MariaDB also ignores accents, so
+    park.jiho and park.jího are one id to its unique index. The database decides, a chunk of
+    ids at a time."""
+    ids = sorted(set(new))
+    size = hr_sync_int("CHUNK_SIZE")
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        found += model._default_manager.filter(**{f"{column}__in": chunk}).values(*fields)
+    return found
+
+
 def _plan_orgs(plan: Plan, loaded: LoadedBatch, codes: dict[str, str]) -> dict[str, int]:
     """Compare the batch's orgs with the Org table; return the existing pks by code key.
 
@@ -120,6 +152,22 @@ def _plan_orgs(plan: Plan, loaded: LoadedBatch, codes: dict[str, str]) -> dict[s
             "id", "org_cd", "name", "seq", "level", "parent_id", "is_active"
         )
     }
+    new_codes = {o.org_cd for o in loaded.orgs if id_key(o.org_cd) not in existing}
+    by_fold = {_fold(o.org_cd): o for o in loaded.orgs}
+    for row in _database_clashes(Org, "org_cd", new_codes, ["org_cd"]):
+        # An org cannot be taken over like a person; inserting it would fail on the unique
+        # index in every run, so the batch is refused with the clash named.
+        org = by_fold.get(_fold(row["org_cd"]))
+        plan.warnings.append(
+            Problem(
+                "org",
+                org.row if org else None,
+                org.org_cd if org else row["org_cd"],
+                f"ORG_CD {org.org_cd if org else '(one of this batch)'} is the same code as the "
+                f"existing org {row['org_cd']} for the database, which ignores letter case and "
+                "accents; change one of them.",
+            )
+        )
     key_by_pk = {row["id"]: key for key, row in existing.items()}
     codes.update({key: row["org_cd"] for key, row in existing.items()})
     codes.update({id_key(org.org_cd): org.org_cd for org in loaded.orgs})
@@ -173,16 +221,45 @@ def _plan_orgs(plan: Plan, loaded: LoadedBatch, codes: dict[str, str]) -> dict[s
     return {key: row["id"] for key, row in existing.items()}
 
 
+def _is_admin(row: Mapping[str, Any]) -> bool:
+    return bool(row["is_staff"] or row["is_superuser"])
+
+
 def _plan_users(
     plan: Plan, loaded: LoadedBatch, org_pks: dict[str, int], codes: dict[str, str]
 ) -> None:
     key_by_org_pk = {pk: key for key, pk in org_pks.items()}
-    existing = {
-        id_key(row["user_id"]): row
-        for row in User.objects.values(
-            "id", "user_id", "org_id", "is_active", "is_synced", *USER_FIELDS
-        )
-    }
+    columns = (
+        "id",
+        "user_id",
+        "org_id",
+        "is_active",
+        "is_synced",
+        "is_staff",
+        "is_superuser",
+        *USER_FIELDS,
+    )
+    existing = {id_key(row["user_id"]): row for row in User.objects.values(*columns)}
+    # An account the database holds under an id that equals a batch id only for its collation
+    # (accents, trailing spaces) is that person: matched to the batch row, not inserted again.
+    new_ids = {p.user_id for p in loaded.users if id_key(p.user_id) not in existing}
+    by_fold = {_fold(p.user_id): p for p in loaded.users}
+    for row in _database_clashes(User, "user_id", new_ids, columns):
+        match = by_fold.get(_fold(row["user_id"]))
+        if match is None:
+            plan.warnings.append(
+                Problem(
+                    "user",
+                    None,
+                    row["user_id"],
+                    f"The existing account {row['user_id']} has, for the database (which ignores "
+                    "letter case and accents), the same id as a person of this batch; rename it "
+                    "in admin or change the batch.",
+                )
+            )
+            continue
+        existing.pop(id_key(row["user_id"]), None)
+        existing[id_key(match.user_id)] = row
     plan.active_synced_users = sum(
         1 for row in existing.values() if row["is_synced"] and row["is_active"]
     )
@@ -202,25 +279,35 @@ def _plan_users(
             )
             continue
         if not current["is_synced"]:
+            same = (
+                ""
+                if id_key(current["user_id"]) == key
+                else f" (the database sees {person.user_id} and {current['user_id']} as one id: "
+                "it ignores letter case and accents)"
+            )
             plan.warnings.append(
                 Problem(
                     "user",
                     person.row,
                     person.user_id,
                     f"{current['user_id']} is a manual account (not synced), so the sync leaves "
-                    "it alone. To hand it over to HR, tick 'synced' on it in admin.",
+                    f"it alone{same}. To hand it over to HR, tick 'synced' on it in admin.",
                     fatal=False,
                 )
             )
             plan.count("user", "skipped", person.user_id, None)
             continue
-        changes = _diff(current, {"user_id": person.user_id, "is_active": True, **person.fields})
+        # Whether an admin account is active is the admins' business, never the sync's.
+        active = current["is_active"] if _is_admin(current) else True
+        changes = _diff(current, {"user_id": person.user_id, "is_active": active, **person.fields})
         old_org = key_by_org_pk.get(current["org_id"])
         if old_org != org_key:
             changes["org"] = [codes.get(old_org or ""), codes[org_key]]
         if not changes:
             continue
-        plan.user_updates.append(UserTarget(current["id"], person.user_id, org_key, person.fields))
+        plan.user_updates.append(
+            UserTarget(current["id"], person.user_id, org_key, person.fields, active)
+        )
         if "is_active" in changes:
             action = "reactivated"
         elif "org" in changes:
@@ -230,6 +317,20 @@ def _plan_users(
         plan.count("user", action, person.user_id, changes)
     for key, row in existing.items():
         if key not in in_batch and row["is_synced"] and row["is_active"]:
+            if _is_admin(row):
+                plan.warnings.append(
+                    Problem(
+                        "user",
+                        None,
+                        row["user_id"],
+                        f"{row['user_id']} is not in the batch but is a staff or superuser "
+                        "account, which the sync never deactivates; deactivate it in admin if "
+                        "the person has left.",
+                        fatal=False,
+                    )
+                )
+                plan.count("user", "skipped", row["user_id"], None)
+                continue
             plan.user_deactivations.append(row["id"])
             plan.count("user", "deactivated", row["user_id"], None)
 

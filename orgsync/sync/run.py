@@ -12,13 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from orgsync.models import ActionLog, InterfaceBatch, SyncRun, User
 from orgsync.services import CLOSE_DISABLED, action_log_record, sessions_close_on_commit
 from orgsync.sync.apply import Progress, plan_apply
-from orgsync.sync.batch import LoadedBatch, Problem, batch_load
+from orgsync.sync.batch import LoadedBatch, Problem, batch_load, dtkey_problem
 from orgsync.sync.conf import hr_sync_int
 from orgsync.sync.lock import sync_lock
 from orgsync.sync.plan import Plan, plan_build
@@ -68,6 +67,31 @@ class _Result:
     deactivated: list[int] = field(default_factory=list)
 
 
+def _newest_applied() -> str:
+    """The DTKEY of the newest applied batch, ignoring keys that are not real timestamps or lie
+    in the future (one applied before they were refused would otherwise hide every batch)."""
+    keys = (
+        InterfaceBatch.objects.filter(status=InterfaceBatch.Status.APPLIED)
+        .order_by("-dtkey")
+        .values_list("dtkey", flat=True)
+    )
+    return next((key for key in keys.iterator() if not dtkey_problem(key)), "")
+
+
+def batch_older_than_applied(batch: InterfaceBatch) -> str | None:
+    """Why applying this batch would undo newer ones, or None. Re-applying the newest applied
+    batch itself is allowed: it is the current state, and changes nothing."""
+    newest = _newest_applied()
+    if not newest or batch.dtkey >= newest or dtkey_problem(batch.dtkey):
+        return None
+    return (
+        f"Batch {batch.dtkey} ({batch.status}) is older than the newest applied batch {newest}; "
+        "applying it would undo the changes since, e.g. reactivate people who left. Nothing was "
+        f"applied. If that is really wanted: manage.py hr_sync --dtkey {batch.dtkey} "
+        "--force-old-batch"
+    )
+
+
 def _pick_batch(dtkey: str | None, *, write: bool) -> tuple[InterfaceBatch | None, str]:
     """The batch to apply: the given one, or the newest READY one newer than every applied one.
 
@@ -83,15 +107,14 @@ def _pick_batch(dtkey: str | None, *, write: bool) -> tuple[InterfaceBatch | Non
                 "when it is complete."
             )
         return batch, ""
-    applied = (
-        InterfaceBatch.objects.filter(status=InterfaceBatch.Status.APPLIED).aggregate(
-            newest=Max("dtkey")
-        )["newest"]
-        or ""
-    )
+    applied = _newest_applied()
     ready = list(batches.filter(status=InterfaceBatch.Status.READY).order_by("-dtkey"))
     chosen = ready[0] if ready and ready[0].dtkey > applied else None
     stale = [b.pk for b in ready if b is not chosen]
+    if chosen is not None and dtkey_problem(chosen.dtkey):
+        # A key that is no timestamp (or far in the future) sorts above the real ones: it is
+        # taken on its own, to be refused with the reason, and supersedes nothing.
+        stale = []
     if stale and write:
         InterfaceBatch.objects.filter(pk__in=stale).update(
             status=InterfaceBatch.Status.SUPERSEDED, checked_at=timezone.now()
@@ -106,11 +129,22 @@ def _check(batch: InterfaceBatch) -> tuple[LoadedBatch, Plan | None]:
     loaded = batch_load(batch=batch)
     if loaded.fatal:
         return loaded, None
-    return loaded, plan_build(loaded=loaded)
+    plan = plan_build(loaded=loaded)
+    refused = [p for p in plan.warnings if p.fatal]
+    if refused:
+        # Clashes only the database sees (plan._database_clashes) refuse the batch too.
+        loaded.problems.extend(refused)
+        return loaded, None
+    return loaded, plan
 
 
 def _run_locked(
-    run: SyncRun, *, dtkey: str | None, allow_mass_deactivation: bool, progress: Progress | None
+    run: SyncRun,
+    *,
+    dtkey: str | None,
+    allow_mass_deactivation: bool,
+    force_old_batch: bool,
+    progress: Progress | None,
 ) -> _Result:
     now = timezone.now()
     with transaction.atomic():
@@ -118,6 +152,15 @@ def _run_locked(
         if batch is None:
             return _Result(SyncRun.Status.NO_BATCH, message=message)
         run.dtkey = batch.dtkey  # kept for the record should the batch fail and roll back
+        too_old = batch_older_than_applied(batch)
+        if too_old and not force_old_batch:
+            # The batch row keeps its status: it was superseded or applied, not found wrong.
+            return _Result(
+                SyncRun.Status.REJECTED,
+                batch,
+                problems=[Problem("batch", batch.pk, batch.dtkey, too_old)],
+                message=too_old,
+            )
         batch.checked_at = now
         loaded, plan = _check(batch)
         if plan is None:
@@ -174,6 +217,10 @@ def _dry_run(dtkey: str | None) -> SyncOutcome:
     note = plan.mass_deactivation()
     problems = plan.warnings
     text = f"Dry run of batch {batch.dtkey} (status {batch.status}); nothing was written."
+    too_old = batch_older_than_applied(batch)
+    if too_old:
+        problems = [Problem("batch", batch.pk, batch.dtkey, too_old), *problems]
+        text += " A real run would refuse it unless forced: it is older than the applied one."
     if note:
         problems = [Problem("batch", batch.pk, batch.dtkey, note), *plan.warnings]
         text += " A real run would refuse it: too many deactivations."
@@ -234,13 +281,16 @@ def hr_sync_run(
     trigger: str = SyncRun.Trigger.COMMAND,
     requested_by: User | None = None,
     allow_mass_deactivation: bool = False,
+    force_old_batch: bool = False,
     lock_wait_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> SyncOutcome:
     """Apply the newest complete HR batch (or the given one) and record the run.
 
     A dry run computes the same diff and writes nothing. Two runs never overlap: one that cannot
-    get the lock within lock_wait_seconds records itself as busy and changes nothing.
+    get the lock within lock_wait_seconds records itself as busy and changes nothing. A given
+    batch older than the newest applied one is refused unless force_old_batch (offered by the
+    management command only).
     """
     if dry_run:
         return _dry_run(dtkey)
@@ -257,6 +307,14 @@ def hr_sync_run(
             )
             _record(run, outcome, requested_by)
             return outcome
+        # Holding the lock proves no other run is at work: a run still marked running was
+        # killed before it could record its end.
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=started,
+            message="Interrupted: the process ended before the run finished; nothing of it "
+            "was applied.",
+        )
         # Committed at once, outside the batch's transaction: admins see the run while it works
         # and keep its record if the batch is rolled back.
         run = SyncRun.objects.create(
@@ -267,6 +325,7 @@ def hr_sync_run(
                 run,
                 dtkey=dtkey,
                 allow_mass_deactivation=allow_mass_deactivation,
+                force_old_batch=force_old_batch,
                 progress=progress,
             )
         except Exception as exc:

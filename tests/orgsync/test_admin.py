@@ -575,3 +575,79 @@ def test_admin_deactivating_someone_already_inactive_says_so(browser, company):
     response = act(browser, "deactivate", park)
 
     assert "None of them was active" in response.content.decode()
+
+
+# --- privileges: staff who may change people cannot make anyone an admin ------------------------
+
+
+@pytest.fixture
+def hr_staff(make_user) -> User:
+    hr = make_user(user_id="hr.staff", is_staff=True)
+    hr.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    return hr
+
+
+def test_admin_staff_cannot_make_themselves_superuser(hr_staff):
+    client = Client()
+    client.force_login(hr_staff)
+    page = client.get(change(hr_staff))
+    form = page.context["adminform"].form
+    assert not {"is_superuser", "is_staff", "groups", "user_permissions"} & set(form.fields)
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, bool)}
+    data.pop("password", None)
+    data.pop("picture", None)
+    data.update({"is_active": "on", "is_staff": "on", "is_superuser": "on"})
+    data["groups"] = []
+
+    response = client.post(change(hr_staff), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    hr_staff.refresh_from_db()
+    assert hr_staff.is_superuser is False
+
+
+def test_admin_superuser_still_sees_the_privilege_fields(browser, hr_staff):
+    form = browser.get(change(hr_staff)).context["adminform"].form
+    assert {"is_superuser", "is_staff", "groups"} <= set(form.fields)
+
+
+def test_admin_staff_cannot_change_a_superuser_or_set_their_password(hr_staff, it_admin):
+    client = Client()
+    client.force_login(hr_staff)
+
+    response = act(client, "set_password", it_admin)
+
+    assert "Only a superuser may set a superuser" in response.content.decode()
+    password_url = reverse("admin:auth_user_password_change", args=[it_admin.pk])
+    assert client.get(password_url).status_code == 403
+    assert (
+        client.post(
+            password_url,
+            {"password1": "Taken-Over-8421", "password2": "Taken-Over-8421"},
+        ).status_code
+        == 403
+    )
+    assert client.post(change(it_admin), {"user_id": "it.admin"}).status_code == 403
+    it_admin.refresh_from_db()
+    assert not it_admin.check_password("Taken-Over-8421")
+
+
+def test_admin_batch_apply_now_refuses_a_batch_older_than_the_applied_one(
+    browser, company, eager_celery, django_capture_on_commit_callbacks
+):
+    write_batch("20250303090000", users=people_except("park.jiho"))
+    hr_sync_run()
+    assert User.objects.get(user_id="park.jiho").is_active is False
+    old = InterfaceBatch.objects.get(dtkey=D1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            changelist(InterfaceBatch),
+            {"action": "apply_now", "_selected_action": [old.pk]},
+            follow=True,
+        )
+
+    assert "older than the newest applied batch" in response.content.decode()
+    assert "--force-old-batch" in response.content.decode()
+    assert not SyncRun.objects.filter(dtkey=D1, trigger="admin").exists()
+    assert User.objects.get(user_id="park.jiho").is_active is False

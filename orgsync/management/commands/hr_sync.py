@@ -47,6 +47,12 @@ class Command(BaseCommand):
             help="Apply even when the batch deactivates more people than HR_SYNC allows.",
         )
         parser.add_argument(
+            "--force-old-batch",
+            action="store_true",
+            help="With --dtkey: apply the batch even though it is older than the newest applied "
+            "one (this undoes the changes since, e.g. reactivates people who left).",
+        )
+        parser.add_argument(
             "--wait",
             type=float,
             default=None,
@@ -61,6 +67,7 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
             trigger=SyncRun.Trigger.COMMAND,
             allow_mass_deactivation=options["allow_mass_deactivation"],
+            force_old_batch=options["force_old_batch"],
             lock_wait_seconds=options["wait"],
             progress=progress,
         )
