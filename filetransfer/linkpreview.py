@@ -3,27 +3,32 @@
 Defences against server-side request forgery, each needed on its own:
 - only http and https, only the configured ports, no user:password@ in the URL;
 - every address the host name resolves to must be public (not private, loopback,
-  link-local, multicast, reserved or unspecified, IPv4-mapped forms included), unless it lies
-  in a network the site allowed on purpose; one bad address refuses the whole name;
+  link-local, site-local, multicast, reserved or unspecified, IPv4-mapped forms included),
+  unless it lies in a network the site allowed on purpose; one bad address refuses the whole
+  name;
 - the connection goes to the address that was checked, never to a second lookup of the name
   (no DNS rebinding between check and connect); TLS still verifies the certificate against
   the host name;
 - every redirect is a new URL and is checked again from the start, at most N of them;
-- one deadline for the whole fetch, a byte cap on what is read, no compressed bodies.
+- one deadline for the whole fetch (a watchdog shuts the socket down when it passes), a byte
+  cap on what is read, no compressed bodies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import re
 import socket
 import ssl
+import string
+import threading
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 USER_AGENT = "MessengerLinkPreview/1.0 (+on-premise messenger)"
 URL_MAX_CHARS = 2048
@@ -33,6 +38,9 @@ SITE_NAME_MAX = 100
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?'\")]}>"
+# Characters of a path or query sent as they are: printable ASCII (reserved characters and
+# %XX escapes keep their meaning); anything else is percent-encoded as UTF-8, as browsers do.
+_URL_SAFE = string.punctuation
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:]+)""", re.IGNORECASE)
 
 
@@ -87,9 +95,13 @@ def first_url(text: str) -> str | None:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
         url = url[:-1]
-    if len(url) > URL_MAX_CHARS or not urlsplit(url).hostname:
+    if len(url) > URL_MAX_CHARS:
         return None
-    return url
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # "http://[oops": not a URL after all
+        return None
+    return url if host else None
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -119,6 +131,7 @@ def is_forbidden(address: Address, rules: Rules) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
 
 
@@ -149,9 +162,9 @@ def _target(url: str, rules: Rules) -> tuple[str, str, int, str, str]:
     forbidden = [a for a in addresses if is_forbidden(a, rules)]
     if forbidden:
         raise PreviewRefused(f"the host name resolves to a non-public address ({forbidden[0]})")
-    path = parts.path or "/"
+    path = quote(parts.path or "/", safe=_URL_SAFE)
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + quote(parts.query, safe=_URL_SAFE)
     return scheme, host, port, path, str(addresses[0])
 
 
@@ -160,38 +173,102 @@ def open_connection(address: tuple[str, int], timeout: float | None) -> socket.s
     return socket.create_connection(address, timeout=timeout)
 
 
+class _Watchdog:
+    """Shuts a fetch's socket down when the deadline passes, whatever the fetch is blocked in
+    (TLS handshake, headers, body): a socket timeout alone bounds each recv, not the whole
+    fetch, so a server trickling a byte at a time could hold a fetch for ever."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._sock is not None:
+                # The plain socket's shutdown, also for TLS: wakes a blocked recv with EOF.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """The socket the fetch now uses (None before closing it, so that a closed socket's
+        reused descriptor is never shut down); refused when the deadline has passed."""
+        with self._lock:
+            self._sock = sock
+            if sock is not None and self.fired:
+                raise TimeoutError("timed out")
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, *, address: str, timeout: float, watchdog: _Watchdog
+    ) -> None:
         super().__init__(host, port, timeout=timeout)
         self.address = address
+        self.watchdog = watchdog
 
     def connect(self) -> None:
         self.sock = open_connection((self.address, self.port), self.timeout)
+        self.watchdog.watch(self.sock)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, *, address: str, timeout: float, watchdog: _Watchdog
+    ) -> None:
         self.tls = ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, context=self.tls)
         self.address = address
+        self.watchdog = watchdog
 
     def connect(self) -> None:
         sock = open_connection((self.address, self.port), self.timeout)
+        self.watchdog.watch(sock)
         # Certificate and host name are checked against the name, not the address.
-        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.tls.wrap_socket(
+            sock, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self.watchdog.watch(self.sock)
+        self.sock.do_handshake()
 
 
 def fetch(url: str, *, rules: Rules, accept: str, max_bytes: int) -> Fetched:
     """GET a URL under the rules above, following checked redirects; reads at most max_bytes
     (a longer body is cut there: the head of a page is what a card needs)."""
     deadline = time.monotonic() + rules.timeout
+    watchdog = _Watchdog(rules.timeout)
+    try:
+        return _fetch(
+            url,
+            rules=rules,
+            accept=accept,
+            max_bytes=max_bytes,
+            deadline=deadline,
+            watchdog=watchdog,
+        )
+    finally:
+        watchdog.stop()
+
+
+def _fetch(
+    url: str, *, rules: Rules, accept: str, max_bytes: int, deadline: float, watchdog: _Watchdog
+) -> Fetched:
     for _hop in range(rules.max_redirects + 1):
         scheme, host, port, path, address = _target(url, rules)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise PreviewFailed("timed out")
         connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        connection = connection_class(host, port, address=address, timeout=remaining)
+        connection = connection_class(
+            host, port, address=address, timeout=remaining, watchdog=watchdog
+        )
         try:
             connection.request(
                 "GET",
@@ -207,7 +284,10 @@ def fetch(url: str, *, rules: Rules, accept: str, max_bytes: int) -> Fetched:
                 location = response.getheader("Location")
                 if not location:
                     raise PreviewFailed(f"redirect {response.status} without a Location")
-                url = urljoin(url, location.strip())
+                try:
+                    url = urljoin(url, location.strip())
+                except ValueError:
+                    raise PreviewFailed("redirect to an invalid URL") from None
                 continue
             if response.status != 200:
                 raise PreviewFailed(f"status {response.status}")
@@ -215,11 +295,16 @@ def fetch(url: str, *, rules: Rules, accept: str, max_bytes: int) -> Fetched:
             if encoding != "identity":
                 raise PreviewFailed(f"compressed body ({encoding}) not read")
             body = _read_capped(response, max_bytes=max_bytes, deadline=deadline)
+            if watchdog.fired:  # the body may have been cut short by the shutdown
+                raise PreviewFailed("timed out")
             content_type, charset = _content_type(response.getheader("Content-Type") or "")
             return Fetched(url=url, content_type=content_type, charset=charset, body=body)
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException, UnicodeError) as error:
+            if watchdog.fired:
+                raise PreviewFailed("timed out") from None
             raise PreviewFailed(f"{type(error).__name__}: {error}") from None
         finally:
+            watchdog.watch(None)
             connection.close()
     raise PreviewFailed(f"more than {rules.max_redirects} redirects")
 
@@ -301,7 +386,11 @@ def parse_page(fetched: Fetched) -> dict[str, str]:
     parser = _HeadParser()
     parser.feed(text)
     meta = parser.meta
-    image = meta.get("og:image") or meta.get("twitter:image") or ""
+    image = (meta.get("og:image") or meta.get("twitter:image") or "").strip()
+    try:
+        image_url = urljoin(fetched.url, image) if image else ""
+    except ValueError:  # not a URL: the card goes without an image
+        image_url = ""
     return {
         "title": _clean(
             meta.get("og:title") or meta.get("twitter:title") or "".join(parser.title_parts),
@@ -315,5 +404,5 @@ def parse_page(fetched: Fetched) -> dict[str, str]:
             DESCRIPTION_MAX,
         ),
         "site_name": _clean(meta.get("og:site_name") or "", SITE_NAME_MAX),
-        "image_url": urljoin(fetched.url, image.strip()) if image.strip() else "",
+        "image_url": image_url,
     }

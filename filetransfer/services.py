@@ -483,12 +483,15 @@ def _delete_abandoned(*, now: datetime, limit: int) -> int:
             :limit
         ]
     )
+    deleted = 0
     for log in stale:
-        storage.delete_quietly([log.storage_name, log.thumbnail_name])
-        FileLog.objects.filter(pk=log.pk, state=FileLog.State.PENDING).update(
+        # The row first: an upload that became STORED since the select keeps its bytes.
+        if FileLog.objects.filter(pk=log.pk, state=FileLog.State.PENDING).update(
             state=FileLog.State.DELETED, removed_at=now, updated_at=now
-        )
-    return len(stale)
+        ):
+            storage.delete_quietly([log.storage_name, log.thumbnail_name])
+            deleted += 1
+    return deleted
 
 
 def _delete_old_previews(*, now: datetime, limit: int) -> int:

@@ -125,6 +125,35 @@ def test_expiry_job_deletes_uploads_that_never_completed(alice, group, media):
     assert log.state == FileLog.State.DELETED and log.message_id is None
 
 
+def test_expiry_job_keeps_an_upload_that_completes_while_it_runs(monkeypatch, alice, group, media):
+    """A slow upload turns STORED between the job's select of pending rows and its delete: the
+    row is not changed and its bytes stay."""
+    todo = [
+        services._inspect(
+            index=0, upload=SimpleUploadedFile("a.png", png()), msg_id=new_id(), now=timezone.now()
+        )
+    ]
+    services._reserve(actor=alice, room_pk=group.pk, todo=todo)
+    services._write(todo)
+    real_filter = FileLog.objects.filter
+
+    def upload_completes_after_the_select(*args, **kwargs):
+        if "created_at__lt" not in kwargs:
+            return real_filter(*args, **kwargs)
+        selected = list(real_filter(*args, **kwargs).values_list("pk", flat=True))
+        assert selected, "the pending upload should have been selected"
+        real_filter(pk__in=selected).update(state=FileLog.State.STORED)
+        return real_filter(pk__in=selected)
+
+    monkeypatch.setattr(FileLog.objects, "filter", upload_completes_after_the_select)
+
+    counts = services.files_expire(now=timezone.now() + timedelta(hours=2))
+
+    assert counts["abandoned"] == 0
+    assert FileLog.objects.get().state == FileLog.State.STORED
+    assert len(stored_files(media)) == 2
+
+
 def test_expire_now_from_admin(client, alice, photo, media):
     admin = UserFactory(user_id="admin", is_staff=True, is_superuser=True)
     client.force_login(admin)

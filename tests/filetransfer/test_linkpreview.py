@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 import ipaddress
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -17,6 +18,7 @@ from PIL import Image
 
 from filetransfer import linkpreview, services
 from filetransfer.models import LinkPreview
+from messages import services as message_services
 from messages.models import Message
 from messenger.celery import app as celery_app
 from tests.conftest import send
@@ -29,6 +31,8 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta property="og:site_name" content="Example News">
 <meta property="og:image" content="/img.jpg">
 </head><body>{filler}</body></html>"""
+SEOUL = "/wiki/서울?q=한강&x=%41"  # a non-ASCII path and query, and one escape already made
+SLOW_PAGE = b"<html><head><title>slow</title></head></html>"
 
 
 def _jpeg(width: int, height: int) -> bytes:
@@ -56,6 +60,11 @@ class Site:
                     self.send_header("Location", query["to"][0])
                     self.end_headers()
                     return
+                if path in ("/trickle-head", "/trickle-body"):
+                    self.trickle(path)
+                    return
+                if self.path == quote(SEOUL, safe="/?=&%"):
+                    path = "/page"
                 body, kind = {
                     "/page": (PAGE.format(filler="x" * 2000).encode(), "text/html; charset=utf-8"),
                     "/big-image-page": (
@@ -71,6 +80,22 @@ class Site:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def trickle(self, path: str) -> None:
+                """One byte every 0.3 s: of a header, or of the body after whole headers."""
+                head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n"
+                head += b"Content-Length: %d\r\n" % len(SLOW_PAGE)
+                if path == "/trickle-head":
+                    slow, head = head + b"X-Slow: " + b"x" * 20 + b"\r\n\r\n" + SLOW_PAGE, b""
+                else:
+                    slow, head = SLOW_PAGE, head + b"\r\n"
+                try:
+                    self.wfile.write(head)
+                    for byte in slow:
+                        self.wfile.write(bytes([byte]))
+                        time.sleep(0.3)
+                except OSError:
+                    pass  # the client gave up, as it should
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
@@ -152,6 +177,8 @@ def _link(message_id: str) -> dict | None:
         ("no link here", None),
         ("ftp://example.com/file", None),
         ("https://", None),
+        ("look http://[oops", None),
+        ("http://ex\u2100ample.com/", None),  # NFKC turns the host into "exa/cample.com"
     ],
 )
 def test_first_url(text, url):
@@ -178,6 +205,8 @@ def test_first_url(text, url):
         ("::ffff:127.0.0.1", True),
         ("::ffff:10.1.2.3", True),
         ("2002:a00:1::", True),  # 6to4 of 10.0.0.1
+        ("fec0::1", True),  # site-local (deprecated, still routed inside some networks)
+        ("feff:ffff::1", True),
         ("93.184.216.34", False),
         ("8.8.8.8", False),
         ("2606:4700:4700::1111", False),
@@ -342,3 +371,98 @@ def test_link_to_something_that_is_not_a_page_gets_no_card(alice, group, site, p
 
     assert made is False and _link(sent["msg_id"]) is None
     assert LinkPreview.objects.get().status == LinkPreview.Status.FAILED
+
+
+def test_message_with_a_url_that_does_not_parse_is_stored(
+    api, alice, group, site, previews, connections, eager, pushes
+):
+    with pushes.committed():
+        response = api(alice).post(
+            reverse("room-messages", kwargs={"room_id": group.pk}),
+            {"msg_id": "0b6d2f1e-51a4-4a36-9d0e-3c2b8e7f4a11", "body": "look http://[oops"},
+            format="json",
+        )
+
+    assert response.status_code == 201
+    assert Message.objects.get(msg_id=response.json()["msg_id"]).body == "look http://[oops"
+    assert site.requests == [] and connections == []
+
+
+def test_link_preview_redirect_to_a_url_that_does_not_parse_fails(alice, group, site, previews):
+    previews("127.0.0.1/32")
+    sent = send(alice, group.pk, site.url("/redirect?to=http://[oops"))
+
+    made = services.link_preview_attach(message_pk=Message.objects.get(msg_id=sent["msg_id"]).pk)
+
+    assert made is False
+    assert LinkPreview.objects.get().status == LinkPreview.Status.FAILED
+
+
+def test_page_image_url_that_does_not_parse_leaves_the_card_without_an_image():
+    page = PAGE.replace("/img.jpg", "http://[oops/img.jpg").format(filler="").encode()
+    fetched = linkpreview.Fetched("http://news.example/a", "text/html", "utf-8", page)
+
+    found = linkpreview.parse_page(fetched)
+
+    assert found["title"] == "사내 소식: 새 사옥 이전" and found["image_url"] == ""
+
+
+@pytest.mark.parametrize("path", ["/trickle-head", "/trickle-body"])
+def test_link_preview_deadline_holds_against_a_trickling_server(
+    alice, group, site, previews, connections, path
+):
+    """A socket timeout bounds each read, not the fetch: a server sending a byte now and then
+    must still be cut off at the one deadline."""
+    previews("127.0.0.1/32", LINK_PREVIEW_TIMEOUT_SECONDS=1)
+    sent = send(alice, group.pk, site.url(path))
+
+    started = time.monotonic()
+    made = services.link_preview_attach(message_pk=Message.objects.get(msg_id=sent["msg_id"]).pk)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 3
+    assert made is False and _link(sent["msg_id"]) is None
+    assert LinkPreview.objects.get().status == LinkPreview.Status.FAILED
+    with pytest.raises(linkpreview.PreviewFailed, match="timed out"):
+        linkpreview.fetch(
+            site.url(path),
+            rules=linkpreview.Rules(
+                frozenset({site.port}), (ipaddress.ip_network("127.0.0.1/32"),), 1.0, 0
+            ),
+            accept="text/html",
+            max_bytes=65536,
+        )
+
+
+def test_link_preview_of_a_non_ascii_url_is_sent_percent_encoded(
+    alice, group, site, previews, connections
+):
+    previews("127.0.0.1/32")
+    url = site.url(SEOUL)
+    sent = send(alice, group.pk, f"서울 {url}")
+
+    made = services.link_preview_attach(message_pk=Message.objects.get(msg_id=sent["msg_id"]).pk)
+
+    assert made is True
+    assert site.requests[0] == "/wiki/%EC%84%9C%EC%9A%B8?q=%ED%95%9C%EA%B0%95&x=%41"
+    link = _link(sent["msg_id"])
+    assert link["url"] == url and link["title"] == "사내 소식: 새 사옥 이전"
+
+
+def test_link_card_is_pushed_only_to_members_who_can_see_the_message(
+    alice, bob, carol, dave, group, site, previews, pushes
+):
+    previews("127.0.0.1/32")
+    sent = send(alice, group.pk, site.url("/page"))
+    # dave joins after the message was sent, before its preview is ready: he cannot see it.
+    message_services.room_invite(actor=alice, room_id=group.pk, user_ids=[dave.user_id])
+
+    with pushes.committed():
+        made = services.link_preview_attach(
+            message_pk=Message.objects.get(msg_id=sent["msg_id"]).pk
+        )
+
+    assert made is True
+    [(users, data)] = pushes.of("message_updated")
+    assert set(users) == {alice.pk, bob.pk, carol.pk}
+    assert data["msg_id"] == sent["msg_id"]
