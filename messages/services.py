@@ -382,27 +382,32 @@ def message_send(
         if stored is not None:
             return stored, False
         body = _clean_body(body)
-        room = room_selectors.room_lock(room_id=member.room_id)
-        # Re-check under the room lock: a concurrent retry may have just committed.
-        stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_uuid)
-        if stored is not None:
-            return stored, False
         original = None
         if reply_to not in (None, ""):
             original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
-        try:
-            with transaction.atomic():
-                message = _append(
-                    room=room,
-                    sender=actor,
-                    type=type,
-                    body=body,
-                    msg_id=msg_uuid,
-                    reply_to=original,
-                )
-        except IntegrityError:
-            raise Conflict("msg_id is already used by another message.") from None
-        return _publish_message(message, room=room), True
+        _message, payload, created = _append_once(
+            actor=actor, member=member, msg_id=msg_uuid, type=type, body=body, reply_to=original
+        )
+        return payload, created
+
+
+def _append_once(
+    *, actor: User, member: RoomMember, msg_id: uuid.UUID, **fields: Any
+) -> tuple[Message | None, dict[str, Any], bool]:
+    """Lock the member's room and append the actor's message unless msg_id is already stored:
+    the one idempotent path of talks and files. Returns (message or None, payload, created);
+    call it inside a transaction."""
+    room = room_selectors.room_lock(room_id=member.room_id)
+    # Checked under the room lock: a concurrent retry may have just committed.
+    stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
+    if stored is not None:
+        return None, stored, False
+    try:
+        with transaction.atomic():
+            message = _append(room=room, sender=actor, msg_id=msg_id, **fields)
+    except IntegrityError:
+        raise Conflict("msg_id is already used by another message.") from None
+    return message, _publish_message(message, room=room), True
 
 
 def message_retry_payload(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
@@ -433,26 +438,16 @@ def message_append_file(
         raise InvalidInput(f"type must be one of: {', '.join(FILE_TYPES)}.")
     with transaction.atomic():
         member = room_selectors.membership_get(user=actor, room_id=room_id)
-        room = room_selectors.room_lock(room_id=member.room_id)
-        # Checked under the room lock: a concurrent retry may have just committed.
-        stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
-        if stored is not None:
-            return None, stored, False
-        try:
-            with transaction.atomic():
-                message = _append(
-                    room=room,
-                    sender=actor,
-                    type=type,
-                    body=body,
-                    msg_id=msg_id,
-                    meta=meta,
-                    file_expires_at=file_expires_at,
-                    thumbnail=thumbnail,
-                )
-        except IntegrityError:
-            raise Conflict("msg_id is already used by another message.") from None
-        return message, _publish_message(message, room=room), True
+        return _append_once(
+            actor=actor,
+            member=member,
+            msg_id=msg_id,
+            type=type,
+            body=body,
+            meta=meta,
+            file_expires_at=file_expires_at,
+            thumbnail=thumbnail,
+        )
 
 
 @transaction.atomic
@@ -491,10 +486,14 @@ def message_meta_set(*, message_pk: int, key: str, value: dict[str, Any]) -> boo
         return False
     message.meta = {**message.meta, key: value}
     message.save(update_fields=["meta", "updated_at"])
+    # Only members who can see the message: not those who joined after it was sent.
+    audience = (
+        room_selectors.present_members(message.room_id)
+        .filter(joined_seq__lt=message.seq)
+        .values_list("user_id", flat=True)
+    )
     publish_on_commit(
-        room_selectors.room_member_user_pks(room_id=message.room_id),
-        MESSAGE_UPDATED,
-        message_updated_payload(message, with_meta=True),
+        list(audience), MESSAGE_UPDATED, message_updated_payload(message, with_meta=True)
     )
     return True
 
