@@ -14,14 +14,21 @@ def _visible_body(message: Message) -> str:
     return "" if message.state == Message.State.CANCELLED else message.body
 
 
+def _sender(message: Message) -> tuple[str | None, str | None]:
+    """(user_id, name) of the sender; system lines of the server have none."""
+    sender = message.sender if message.sender_id else None
+    return (sender.user_id, sender.name) if sender is not None else (None, None)
+
+
 def reply_preview(message: Message | None) -> dict[str, Any] | None:
     if message is None:
         return None
+    sender, sender_name = _sender(message)
     return {
         "msg_id": str(message.msg_id),
         "seq": message.seq,
-        "sender": message.sender.user_id if message.sender_id else None,
-        "sender_name": message.sender.name if message.sender_id else None,
+        "sender": sender,
+        "sender_name": sender_name,
         "type": message.type,
         "body": _visible_body(message)[:REPLY_PREVIEW_CHARS],
         "state": message.state,
@@ -31,12 +38,13 @@ def reply_preview(message: Message | None) -> dict[str, Any] | None:
 def message_payload(message: Message, *, unread: int) -> dict[str, Any]:
     """A stored message as clients see it (ack of send_msg, `message` push, history pages)."""
     cancelled = message.state == Message.State.CANCELLED
+    sender, sender_name = _sender(message)
     return {
         "room_id": message.room_id,
         "seq": message.seq,
         "msg_id": str(message.msg_id),
-        "sender": message.sender.user_id if message.sender_id else None,
-        "sender_name": message.sender.name if message.sender_id else None,
+        "sender": sender,
+        "sender_name": sender_name,
         "type": message.type,
         "body": _visible_body(message),
         "meta": {} if cancelled else message.meta,

@@ -58,8 +58,8 @@ def _int_or_none(value: Any, field: str) -> int | None:
 def page_limit(value: Any) -> int:
     limit = _int_or_none(value, "limit")
     if limit is None:
-        limit = settings.MESSENGER["HISTORY_PAGE_DEFAULT"]
-    return min(max(limit, 1), settings.MESSENGER["HISTORY_PAGE_MAX"])
+        limit = int(settings.MESSENGER["HISTORY_PAGE_DEFAULT"])
+    return min(max(limit, 1), int(settings.MESSENGER["HISTORY_PAGE_MAX"]))
 
 
 def messages_page(
@@ -111,7 +111,8 @@ def message_readers(*, user: User, msg_id: Any) -> dict[str, Any]:
         .select_related("user")
         .order_by("user__name")
     )
-    read, unread = [], []
+    read: list[dict[str, str]] = []
+    unread: list[dict[str, str]] = []
     for row in rows:
         person = {"user_id": row.user.user_id, "name": row.user.name}
         (read if row.last_read_seq >= message.seq else unread).append(person)

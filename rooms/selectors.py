@@ -100,15 +100,17 @@ def room_summary(
 ) -> dict[str, Any]:
     """A room as one member sees it in the room list (GET /api/rooms, room_updated)."""
     room = member.room
+    master = room.master if room.master_id else None
     last = None
     if room.last_seq:
+        last_sender = room.last_sender if room.last_sender_id else None
         last = {
             "seq": room.last_seq,
             "type": room.last_msg_type,
             "body": "" if room.last_msg_state else room.last_msg_body,
             "state": room.last_msg_state,
-            "sender": room.last_sender.user_id if room.last_sender_id else None,
-            "sender_name": room.last_sender.name if room.last_sender_id else None,
+            "sender": last_sender.user_id if last_sender else None,
+            "sender_name": last_sender.name if last_sender else None,
             "created": room.last_message_at,
         }
     return {
@@ -117,7 +119,7 @@ def room_summary(
         "name": _display_name(room, member, preview),
         "room_name": room.name,
         "nickname": member.nickname,
-        "master": room.master.user_id if room.master_id else None,
+        "master": master.user_id if master else None,
         "member_count": room.member_count,
         "members": preview,
         "muted": member.muted,
