@@ -36,3 +36,48 @@ def presence_kinds(user_pks: Iterable[int]) -> dict[int, list[str]]:
         if kinds:
             result[pk] = kinds
     return result
+
+
+# --- which room each connection shows, and whether its window has focus --------------------
+# One entry per (user, kind), like presence: a newer connection of a kind replaces the older,
+# and the entry expires with the same TTL unless `alive` refreshes it. Notifications read it
+# on any process to stay quiet for a room the person is looking at.
+
+
+def _focus_key(user_pk: int, kind: str) -> str:
+    return f"focus:{user_pk}:{kind}"
+
+
+def focus_mark(
+    *, user_pk: int, kind: str, conn_id: str, room_id: int | None, focused: bool
+) -> None:
+    """Record the room this connection has open (None: none) and whether it has focus."""
+    if room_id is None:
+        cache.delete(_focus_key(user_pk, kind))
+        return
+    cache.set(
+        _focus_key(user_pk, kind),
+        {"conn": conn_id, "room": room_id, "focused": focused},
+        TTL_SECONDS,
+    )
+
+
+def focus_clear(*, user_pk: int, kind: str, conn_id: str) -> None:
+    """Forget this connection's open room, unless a newer connection has replaced it."""
+    entry = cache.get(_focus_key(user_pk, kind))
+    if entry is not None and entry.get("conn") == conn_id:
+        cache.delete(_focus_key(user_pk, kind))
+
+
+def room_focused_pks(*, user_pks: Iterable[int], room_id: int) -> set[int]:
+    """The users who have this room open and focused on any connection right now."""
+    pks = list(set(user_pks))
+    found = cache.get_many([_focus_key(pk, kind) for pk in pks for kind in KINDS])
+    return {
+        pk
+        for pk in pks
+        for kind in KINDS
+        if (entry := found.get(_focus_key(pk, kind)))
+        and entry.get("room") == room_id
+        and entry.get("focused")
+    }

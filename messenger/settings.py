@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "orgsync",
     "rooms",
     "messages.apps.TalkConfig",
+    "notifications",
     "filetransfer",
 ]
 
@@ -298,6 +299,26 @@ PROFILE_PICTURE = {
     "MAX_BYTES": env_int("PROFILE_PICTURE_MAX_BYTES", 5 * 1024 * 1024),
     "SIZE": 256,
     "MAX_PIXELS": 40_000_000,
+}
+
+# --- Notifications --------------------------------------------------------------------------
+# Alerts about new messages (docs/notifications.md): batching, Web Push (VAPID), mobile push.
+NOTIFICATIONS = {
+    "ENABLED": env_bool("NOTIFICATIONS_ENABLED", True),
+    # A burst in one room within this window becomes one alert; it is also the delay after
+    # which an alert is sent only if the message is still unread (at least 1 s, the seed's rule).
+    "BATCH_WINDOW_SECONDS": max(env_int("NOTIFICATIONS_BATCH_WINDOW_SECONDS", 2), 1),
+    # VAPID keys: the private key as PEM or base64url (DER or raw), the public key base64url.
+    # Without a private key the embedded default (DEBUG) generates a pair into VAPID_KEY_FILE;
+    # production leaves Web Push off.
+    "VAPID_PRIVATE_KEY": env("VAPID_PRIVATE_KEY"),
+    "VAPID_PUBLIC_KEY": env("VAPID_PUBLIC_KEY"),
+    "VAPID_SUBJECT": env("VAPID_SUBJECT", "mailto:admin@localhost"),
+    "VAPID_KEY_FILE": VAR_DIR / "vapid_private.pem",
+    "WEBPUSH_TIMEOUT_SECONDS": env_int("WEBPUSH_TIMEOUT_SECONDS", 10),
+    "WEBPUSH_TTL_SECONDS": env_int("WEBPUSH_TTL_SECONDS", 3600),
+    # A dotted path to a class with send(*, user_pk, notification) (notifications.mobile).
+    "MOBILE_BACKEND": env("NOTIFICATIONS_MOBILE_BACKEND", "notifications.mobile.LoggingBackend"),
 }
 
 # --- Files ----------------------------------------------------------------------------------

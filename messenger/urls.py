@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from filetransfer import api as files_api
 from messages import api as messages_api
 from messenger import views
+from notifications import api as notifications_api
 from orgsync import api as orgsync_api
 from rooms import api as rooms_api
 
@@ -55,6 +56,16 @@ api = [
         "link-previews/<str:token>/image",
         files_api.LinkPreviewImageApi.as_view(),
         name="link-preview-image",
+    ),
+    path(
+        "push/subscriptions",
+        notifications_api.PushSubscriptionsApi.as_view(),
+        name="push-subscriptions",
+    ),
+    path(
+        "push/vapid-public-key",
+        notifications_api.VapidPublicKeyApi.as_view(),
+        name="push-vapid-public-key",
     ),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

@@ -75,6 +75,8 @@ class MeOutput(PersonOutput):
     hide_sender = serializers.BooleanField()
     quiet_from = serializers.CharField(allow_null=True)
     quiet_to = serializers.CharField(allow_null=True)
+    time_zone = serializers.CharField()
+    notify_mentions = serializers.BooleanField()
     is_staff = serializers.BooleanField()
 
 
@@ -86,6 +88,8 @@ class MeApi(APIView):
         hide_sender = serializers.BooleanField(required=False)
         quiet_from = serializers.TimeField(allow_null=True, required=False, format="%H:%M")
         quiet_to = serializers.TimeField(allow_null=True, required=False, format="%H:%M")
+        time_zone = serializers.CharField(max_length=64, required=False)
+        notify_mentions = serializers.BooleanField(required=False)
 
         def validate(self, attrs):
             extra = set(self.initial_data) - set(self.fields)

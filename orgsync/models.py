@@ -3,6 +3,7 @@ action log (Z_ACTLOG_TBL). docs/schema.md maps every seed column to a field here
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 
@@ -78,6 +79,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     hide_sender = models.BooleanField(default=False)
     quiet_from = models.TimeField(null=True, blank=True)
     quiet_to = models.TimeField(null=True, blank=True)
+    # Quiet hours are read in this zone (an IANA name, checked with zoneinfo by the service).
+    time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE)
+    # A mention (@name or @user_id) notifies even in a muted room unless this is off.
+    notify_mentions = models.BooleanField(default=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_client = models.CharField(max_length=64, blank=True)
     is_synced = models.BooleanField(

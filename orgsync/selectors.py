@@ -224,6 +224,8 @@ def me(*, user: User) -> dict[str, Any]:
             "hide_sender": user.hide_sender,
             "quiet_from": user.quiet_from.strftime("%H:%M") if user.quiet_from else None,
             "quiet_to": user.quiet_to.strftime("%H:%M") if user.quiet_to else None,
+            "time_zone": user.time_zone,
+            "notify_mentions": user.notify_mentions,
             "is_staff": user.is_staff,
         }
     )

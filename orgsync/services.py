@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -27,10 +28,30 @@ CLOSE_BAD_TOKEN = 4001
 CLOSE_DISABLED = 4003
 LOGIN_DEVICES = ("web", "mobile")
 
-PROFILE_FIELDS = ("nickname", "notify_off", "hide_body", "hide_sender", "quiet_from", "quiet_to")
+PROFILE_FIELDS = (
+    "nickname",
+    "notify_off",
+    "hide_body",
+    "hide_sender",
+    "quiet_from",
+    "quiet_to",
+    "time_zone",
+    "notify_mentions",
+)
 
 
 @transaction.atomic
+def time_zone_valid(name: str) -> bool:
+    """Whether a name is an IANA time zone this server knows (zoneinfo)."""
+    if not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def profile_update(*, user: User, changes: dict[str, Any]) -> User:
     """Change my nickname/status and notification settings; quiet hours come as a pair."""
     unknown = set(changes) - set(PROFILE_FIELDS)
@@ -43,6 +64,8 @@ def profile_update(*, user: User, changes: dict[str, Any]) -> User:
         raise InvalidInput("quiet_from and quiet_to must be given together (or both cleared).")
     if quiet[0] is not None and quiet[0] == quiet[1]:
         raise InvalidInput("quiet_from and quiet_to may not be the same time.")
+    if "time_zone" in changes and not time_zone_valid(user.time_zone):
+        raise InvalidInput("time_zone must be an IANA time zone name, e.g. Asia/Seoul.")
     user.modified_by = user.user_id
     user.save()
     return user

@@ -69,6 +69,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.connected_at = timezone.now()
         self.open_room_id: int | None = None
+        # Whether the client's window has focus (the `focus` event); a fresh tab has it.
+        self.focused = True
         self.last_typing: dict[int, float] = {}
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or []) else None
         if self.user is None:
@@ -172,6 +174,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _mark_offline(self, code: int) -> None:
         presence.presence_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
+        presence.focus_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         action_log_record(
             user=self.actor,
             work=ActionLog.Work.DISCONNECT,
@@ -256,9 +259,29 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=_dumps({"ack": request_id, "ok": True, "data": result}))
 
     async def refresh_presence(self) -> None:
-        await database_sync_to_async(presence.presence_mark)(
-            user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id
+        def mark() -> None:
+            presence.presence_mark(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
+            if self.open_room_id is not None:
+                self._mark_focus()
+
+        await database_sync_to_async(mark)()
+
+    def _mark_focus(self) -> None:
+        presence.focus_mark(
+            user_pk=self.actor.pk,
+            kind=self.kind,
+            conn_id=self.conn_id,
+            room_id=self.open_room_id,
+            focused=self.focused,
         )
+
+    async def set_view(self, *, room_id: int | None, focused: bool | None = None) -> None:
+        """Record which room this connection shows and whether it has focus (any process
+        reads it to keep notifications quiet for a room the person is looking at)."""
+        self.open_room_id = room_id
+        if focused is not None:
+            self.focused = focused
+        await database_sync_to_async(self._mark_focus)()
 
 
 # --- event handlers: parse, call the service, return the ack's data -----------------------
@@ -307,13 +330,22 @@ async def on_open_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[
     seq = await database_sync_to_async(message_services.room_open)(
         actor=consumer.actor, room_id=room_id
     )
-    consumer.open_room_id = room_id
+    # Opening a room is done by a person looking at it: it has focus until `focus` says not.
+    await consumer.set_view(room_id=room_id, focused=True)
     return {"room_id": room_id, "last_read_seq": seq}
 
 
 async def on_close_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
-    consumer.open_room_id = None
+    await consumer.set_view(room_id=None)
     return {}
+
+
+async def on_focus(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    focused = data.get("focused")
+    if not isinstance(focused, bool):
+        raise InvalidInput("focused must be true or false.")
+    await consumer.set_view(room_id=consumer.open_room_id, focused=focused)
+    return {"focused": focused}
 
 
 async def on_read(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
@@ -379,7 +411,7 @@ async def on_leave(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str,
     room_id = _room_id(data)
     await database_sync_to_async(message_services.room_leave)(actor=consumer.actor, room_id=room_id)
     if consumer.open_room_id == room_id:
-        consumer.open_room_id = None
+        await consumer.set_view(room_id=None)
     return {"room_id": room_id}
 
 
@@ -392,6 +424,7 @@ EVENTS: dict[str, Handler] = {
     "send_msg": on_send_msg,
     "open_room": on_open_room,
     "close_room": on_close_room,
+    "focus": on_focus,
     "read": on_read,
     "typing": on_typing,
     "create_room": on_create_room,
