@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messages.models import Message
-from messenger import realtime
+from messenger import netguard, realtime
 from messenger.errors import InvalidInput
 from notifications import selectors, webpush
 from notifications.mobile import mobile_backend
@@ -172,6 +172,12 @@ def webpush_send_all(*, user: User, data: dict[str, Any]) -> int:
     payload = data | {"tag": f"room-{data['room_id']}"}
     sent = 0
     for subscription in selectors.push_subscriptions_for(user=user):
+        # Checked again at each send: the endpoint's name may resolve elsewhere by now.
+        if not endpoint_allowed(subscription.endpoint):
+            logger.warning(
+                "push subscription %s points at a private address; skipped", subscription.pk
+            )
+            continue
         try:
             webpush.send(
                 endpoint=subscription.endpoint,
@@ -209,12 +215,27 @@ def _b64url_len(value: Any, field: str, length: int) -> str:
 def _clean_endpoint(endpoint: Any) -> str:
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 700:
         raise InvalidInput("endpoint must be a URL of at most 700 characters.")
-    parts = urlsplit(endpoint)
-    if parts.scheme == "https" and parts.hostname:
+    if endpoint_allowed(endpoint):
         return endpoint
+    raise InvalidInput("endpoint must be an https URL of a public push service.")
+
+
+def endpoint_allowed(endpoint: str) -> bool:
+    """An https URL whose host resolves to public addresses only (the server POSTs to it, so a
+    private one would let a client aim it at the internal network); in debug also
+    http://127.0.0.1 for local tests."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        return False
     if settings.DEBUG and parts.scheme == "http" and parts.hostname == "127.0.0.1":
-        return endpoint
-    raise InvalidInput("endpoint must be an https URL.")
+        return True
+    return (
+        parts.scheme == "https"
+        and bool(parts.hostname)
+        and netguard.host_is_public(parts.hostname or "", port or 443)
+    )
 
 
 @transaction.atomic

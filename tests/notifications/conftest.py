@@ -39,3 +39,30 @@ def eager():
     celery_app.conf.update(task_always_eager=True)
     yield
     celery_app.conf.update(task_always_eager=before)
+
+
+# Push services are public hosts; this machine resolves no external names, so the test
+# world gives a few fixed answers and leaves every other name to the real resolver.
+FAKE_DNS = {
+    "push.example.com": "93.184.216.34",
+    "internal-push.example.com": "10.1.2.3",
+    "rebind-push.example.com": "::ffff:127.0.0.1",
+}
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch):
+    import socket
+
+    from messenger import netguard
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in FAKE_DNS:
+            address = FAKE_DNS[host]
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", getaddrinfo)

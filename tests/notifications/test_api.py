@@ -70,6 +70,12 @@ def test_push_subscription_remove_only_mine(api, alice, bob):
         ("http://localhost:8765/x", True, False),
         ("ftp://push.example.com/x", True, False),
         ("https:///x", False, False),
+        # The server POSTs to the endpoint: never to its own network (SSRF).
+        ("https://internal-push.example.com/x", False, False),
+        ("https://rebind-push.example.com/x", True, False),
+        ("https://localhost/x", True, False),
+        ("https://10.0.0.8/x", False, False),
+        ("https://[::1]/x", False, False),
     ],
 )
 def test_push_subscription_endpoint_rules(api, bob, settings, endpoint, debug, ok):

@@ -180,6 +180,25 @@ def test_webpush_410_removes_subscription(api, alice, bob, direct, push_service,
     assert not WebPushSubscription.objects.filter(user=bob).exists()
 
 
+def test_webpush_never_posts_to_a_private_address_even_if_stored(
+    alice, bob, direct, vapid_settings, settings, monkeypatch
+):
+    # A row that names an internal host (written before a DNS change, or by hand) is
+    # re-checked at each send and skipped; the local push service sees nothing.
+    browser = Browser("https://internal-push.example.com/push/x")
+    keys = browser.json["keys"]
+    WebPushSubscription.objects.create(
+        user=bob, endpoint=browser.json["endpoint"], p256dh=keys["p256dh"], auth=keys["auth"]
+    )
+    settings.DEBUG = False
+    attempts: list[str] = []
+    monkeypatch.setattr(
+        services.webpush, "send", lambda *, endpoint, **kwargs: attempts.append(endpoint)
+    )
+    assert services.webpush_send_all(user=bob, data={"room_id": direct.pk, "title": "t"}) == 0
+    assert attempts == []
+
+
 def test_webpush_other_failure_keeps_subscription(
     api, alice, bob, direct, push_service, vapid_settings
 ):
