@@ -30,6 +30,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from messenger import netguard
+
 USER_AGENT = "MessengerLinkPreview/1.0 (+on-premise messenger)"
 URL_MAX_CHARS = 2048
 TITLE_MAX = 200
@@ -117,22 +119,10 @@ def is_forbidden(address: Address, rules: Rules) -> bool:
     """True for addresses a preview must never reach, unless the site allowed their network."""
     if any(address in network for network in rules.allowed_networks):
         return False
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is not None and is_forbidden(embedded, rules):
-            return True
-    return (
-        not address.is_global
-        or address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
-    )
+    embedded = netguard.embedded_ipv4(address)
+    if embedded is not None and is_forbidden(embedded, rules):
+        return True
+    return netguard.not_public(address)
 
 
 def _target(url: str, rules: Rules) -> tuple[str, str, int, str, str]:

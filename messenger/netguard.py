@@ -9,15 +9,27 @@ import socket
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, 6to4, Teredo), if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    embedded = address.ipv4_mapped or address.sixtofour
+    if embedded is None and address.teredo is not None:
+        embedded = address.teredo[1]
+    return embedded
+
+
 def address_forbidden(address: Address) -> bool:
     """True for loopback, private, link-local, multicast, reserved and other non-global
     addresses, including IPv4 hidden in IPv6 forms (mapped, 6to4, Teredo)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is not None and address_forbidden(embedded):
-            return True
+    embedded = embedded_ipv4(address)
+    if embedded is not None and address_forbidden(embedded):
+        return True
+    return not_public(address)
+
+
+def not_public(address: Address) -> bool:
+    """The address itself (not what it may carry) is not a public unicast address."""
     return (
         not address.is_global
         or address.is_private
