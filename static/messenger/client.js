@@ -22,7 +22,7 @@ import * as files from "./files.js";
 import { applyI18n, t } from "./i18n.js";
 import { outboxAll, outboxDelete, outboxPut } from "./outbox.js";
 import * as people from "./people.js";
-import { notificationFor, previewOf } from "./rules.js";
+import { previewOf } from "./rules.js";
 import * as settings from "./settings.js";
 import {
   $,
@@ -43,6 +43,7 @@ const PAGE_SIZE = 50;
 const PAGE_MAX = 200;
 const CATCH_UP_PAGE = 200;
 const ALIVE_MS = 25_000;
+const FOCUS_DEBOUNCE_MS = 300;
 const ACK_TIMEOUT_MS = 15_000;
 // The server allows one typing event per room every 2 s; a little more keeps clear of its clock.
 const TYPING_SEND_MS = 2_100;
@@ -164,6 +165,7 @@ const sock = {
   attempts: 0,
   badTokens: 0,
   stopped: true,
+  focusSent: null, // the last `focused` this connection reported
 };
 
 function setConn(kind, text) {
@@ -331,8 +333,10 @@ async function onSocketOpen() {
   sock.attempts = 0;
   sock.badTokens = 0;
   setConn("online");
+  sock.focusSent = null;
   const chat = state.chat;
   if (chat?.loaded) announceOpen(chat);
+  else reportFocus();
   await Promise.allSettled([
     loadRooms(),
     refreshMe(),
@@ -355,12 +359,12 @@ const PUSHES = {
   room_updated: onPushRoomUpdated,
   room_removed: onPushRoomRemoved,
   typing: onPushTyping,
+  notify: onPushNotify,
   presence: (data) => people.onPresence(data),
 };
 
 function onPushMessage(msg) {
   noteMessageInList(msg);
-  maybeNotify(msg);
   const chat = state.chat;
   if (!chat || chat.roomId !== msg.room_id) return;
   const known = chat.messages.has(msg.msg_id);
@@ -453,34 +457,50 @@ function clearTyping(chat, userId) {
 
 // --- notifications ---------------------------------------------------------------------------
 
-function maybeNotify(msg) {
+// The server decides who is alerted and what the alert says (docs/notifications.md): this
+// page only shows a `notify` push, and tells the server whether it is in front of the user.
+
+function onPushNotify(data) {
+  const roomId = data.room_id;
+  if (!Number.isInteger(roomId) || typeof data.title !== "string") return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
-  const viewing =
-    state.chat?.roomId === msg.room_id &&
-    document.visibilityState === "visible" &&
-    document.hasFocus();
-  const content = notificationFor({
-    me: state.me,
-    room: state.rooms.get(msg.room_id),
-    msg,
-    viewing,
-  });
-  if (!content) return;
   try {
-    const note = new Notification(content.title, {
-      body: content.body,
-      tag: `messenger-room-${msg.room_id}`,
+    const note = new Notification(data.title, {
+      body: typeof data.body === "string" ? data.body : "",
+      tag: `messenger-room-${roomId}`,
+      renotify: true,
       lang: document.documentElement.lang,
     });
     note.addEventListener("click", () => {
       window.focus();
       selectTab("chats");
-      openRoom(msg.room_id);
+      openRoom(roomId);
       note.close();
     });
   } catch {
     // some browsers allow notifications only from a service worker: nothing more to do
   }
+}
+
+function isFocused() {
+  return document.visibilityState === "visible" && document.hasFocus();
+}
+
+let focusTimer = null;
+
+// Report focus changes, debounced: a blur followed at once by a focus (a dialog, switching
+// frames) sends nothing; an unchanged state isn't sent again.
+function reportFocus({ delay = 0 } = {}) {
+  clearTimeout(focusTimer);
+  focusTimer = setTimeout(() => {
+    if (!sock.ws || sock.ws.readyState !== WebSocket.OPEN) return;
+    const focused = isFocused();
+    if (focused === sock.focusSent) return;
+    sock.focusSent = focused;
+    wsRequest("focus", { focused }).catch(() => {
+      if (sock.focusSent === focused) sock.focusSent = null;
+    });
+  }, delay);
 }
 
 // --- the room list -----------------------------------------------------------------------------
@@ -753,6 +773,9 @@ function announceOpen(chat) {
   if (!sock.ws) return;
   wsRequest("open_room", { room_id: chat.roomId })
     .then((data) => {
+      // The server counts an opened room as focused: correct it if the window is behind.
+      sock.focusSent = true;
+      reportFocus();
       const room = state.rooms.get(chat.roomId);
       if (room && data.last_read_seq > room.last_read_seq) {
         room.last_read_seq = data.last_read_seq;
@@ -1908,8 +1931,13 @@ function wire() {
   window.addEventListener("resize", () => closeMenu({ restoreFocus: false }));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.chat) markRead(state.chat);
+    reportFocus({ delay: FOCUS_DEBOUNCE_MS });
   });
-  window.addEventListener("focus", () => state.chat && markRead(state.chat));
+  window.addEventListener("focus", () => {
+    if (state.chat) markRead(state.chat);
+    reportFocus({ delay: FOCUS_DEBOUNCE_MS });
+  });
+  window.addEventListener("blur", () => reportFocus({ delay: FOCUS_DEBOUNCE_MS }));
   window.addEventListener("pagehide", () => {
     if (roomsSaveTimer) saveRooms();
     saveDraft();

@@ -1,6 +1,6 @@
-// When to show a desktop notification and what it may say, from the person's settings
-// (GET /api/me) and the room (muted). Pure functions, so the rules read in one place.
-// static/messenger/embed.js carries a copy of these few lines (it is one classic script).
+// Message previews, and the former local notification rules (from the person's settings and
+// the room's mute). The full client now shows the server's `notify` pushes instead
+// (docs/notifications.md); static/messenger/embed.js still carries a copy of these few lines.
 
 import { t } from "./i18n.js";
 

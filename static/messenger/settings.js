@@ -7,8 +7,43 @@ import { $ } from "./util.js";
 let app = null;
 let dirty = false;
 
+// The time zones offered: this browser's own first, then common ones; a saved zone not in
+// the list is added when the form shows it.
+const COMMON_ZONES = [
+  "Asia/Seoul",
+  "Asia/Tokyo",
+  "UTC",
+  "Europe/London",
+  "America/New_York",
+  "America/Los_Angeles",
+];
+
+function browserZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
+function addZoneOption(select, zone, label = zone) {
+  if (!zone || [...select.options].some((option) => option.value === zone)) return;
+  const option = document.createElement("option");
+  option.value = zone;
+  option.textContent = label;
+  select.append(option);
+}
+
+function fillZones() {
+  const select = $("set-time-zone");
+  const own = browserZone();
+  addZoneOption(select, own, t("settings.timeZoneBrowser", { zone: own }));
+  for (const zone of COMMON_ZONES) addZoneOption(select, zone);
+}
+
 export function init(context) {
   app = context;
+  fillZones();
   const form = $("settings-form");
   form.addEventListener("submit", save);
   form.addEventListener("input", () => {
@@ -42,6 +77,11 @@ export function update(me) {
   $("set-notify-off").checked = Boolean(me.notify_off);
   $("set-hide-body").checked = Boolean(me.hide_body);
   $("set-hide-sender").checked = Boolean(me.hide_sender);
+  $("set-notify-mentions").checked = me.notify_mentions !== false;
+  if (me.time_zone) {
+    addZoneOption($("set-time-zone"), me.time_zone);
+    $("set-time-zone").value = me.time_zone;
+  }
   const quiet = Boolean(me.quiet_from && me.quiet_to);
   $("set-quiet-on").checked = quiet;
   $("set-quiet-from").value = quiet ? me.quiet_from : "";
@@ -87,9 +127,12 @@ async function save(event) {
     notify_off: $("set-notify-off").checked,
     hide_body: $("set-hide-body").checked,
     hide_sender: $("set-hide-sender").checked,
+    notify_mentions: $("set-notify-mentions").checked,
     quiet_from: quietOn ? from.slice(0, 5) : null,
     quiet_to: quietOn ? to.slice(0, 5) : null,
   };
+  const zone = $("set-time-zone").value;
+  if (zone) changes.time_zone = zone;
   $("settings-save").disabled = true;
   status.textContent = t("common.saving");
   try {

@@ -155,3 +155,19 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def eager_tasks(settings) -> Iterator[None]:
+    """Run the Celery tasks queued by this process (send_as) at once, as the embedded default
+    does: a message sent from the test is then followed by the server's `notify` push.
+    (tests/conftest.py switches notifications off elsewhere, as nothing consumes the queue.)"""
+    from messenger.celery import app as celery_app
+
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "ENABLED": True}
+    before = celery_app.conf.get("task_always_eager")
+    celery_app.conf.update(task_always_eager=True)
+    try:
+        yield
+    finally:
+        celery_app.conf.update(task_always_eager=before)

@@ -23,8 +23,11 @@ window.Notification = class {
   static requestPermission() { return Promise.resolve("granted"); }
   constructor(title, options = {}) {
     window.__notes.push({ title, body: options.body, tag: options.tag });
+    window.__noteObjects = [...(window.__noteObjects || []), this];
   }
-  addEventListener() {}
+  addEventListener(type, listener) {
+    if (type === "click") this.onclick = listener;
+  }
   close() {}
 };
 """

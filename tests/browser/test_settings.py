@@ -1,5 +1,6 @@
 """The Settings tab and desktop notifications: what is saved through PATCH /api/me, and which
-messages notify, with what text, under those settings and a room's mute."""
+messages notify, with what text, under those settings and a room's mute. The server decides
+(its `notify` push, docs/notifications.md); the page shows it and reports its focus."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def save_settings(page: Page) -> None:
     expect(page.locator("#settings-status")).to_have_text("저장했습니다.")
 
 
-def test_settings_saved_and_followed_by_notifications(server, browser, artifacts):
+def test_settings_saved_and_followed_by_notifications(server, browser, artifacts, eager_tasks):
     people = company()
     direct = direct_room(people.minjun, people.seoyeon)
     group = group_room(people.minjun, [people.seoyeon, people.jiho], name="영업 지원")
@@ -112,6 +113,37 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
     page.wait_for_timeout(500)
     assert len(notes(page)) == 3
 
+    # The window in the background (focus reported to the server): the open room alerts too.
+    page.evaluate(
+        """() => {
+             document.hasFocus = () => false;
+             window.dispatchEvent(new Event("blur"));
+           }"""
+    )
+    page.wait_for_timeout(700)
+    send_as(people.seoyeon, direct.pk, "뒤에 있는 창의 메시지")
+    assert next_note(page, 3) == {
+        "title": "메신저",
+        "body": "새 메시지가 도착했습니다.",
+        "tag": f"messenger-room-{direct.pk}",
+    }
+    # In front again: silent.
+    page.evaluate(
+        """() => {
+             delete document.hasFocus;
+             window.dispatchEvent(new Event("focus"));
+           }"""
+    )
+    page.wait_for_timeout(700)
+    send_as(people.seoyeon, direct.pk, "다시 보고 있는 방")
+    expect(bubble(page, "다시 보고 있는 방")).to_be_visible()
+    page.wait_for_timeout(500)
+    assert len(notes(page)) == 4
+
+    # Clicking a notification opens its room.
+    page.evaluate("window.__noteObjects[1].onclick()")
+    expect(page.locator("#chat")).to_have_attribute("data-room-id", str(group.pk))
+
     # Quiet hours around now (crossing midnight or not, whatever the hour is): silent.
     now = dt.datetime.now(SEOUL)
     start = (now - dt.timedelta(hours=1)).strftime("%H:%M")
@@ -128,7 +160,7 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
     # The invite line and the message.
     expect(other_item.locator(".room-unread")).to_have_text("2")
     page.wait_for_timeout(500)
-    assert len(notes(page)) == 3
+    assert len(notes(page)) == 4
 
     # Quiet hours off and notifications off: still silent; notifications on again: a note.
     page.uncheck("#set-quiet-on")
@@ -138,11 +170,11 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
     expect(other_item.locator(".room-preview")).to_have_text("알림 끔 상태의 메시지")
     expect(other_item.locator(".room-unread")).to_have_text("3")
     page.wait_for_timeout(500)
-    assert len(notes(page)) == 3
+    assert len(notes(page)) == 4
     page.uncheck("#set-notify-off")
     save_settings(page)
     send_as(people.seoyeon, group_other.pk, "다시 알림")
-    assert next_note(page, 3) == {
+    assert next_note(page, 4) == {
         "title": "메신저",
         "body": "새 메시지가 도착했습니다.",
         "tag": f"messenger-room-{group_other.pk}",
@@ -177,3 +209,21 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
     expect(page.locator("#set-quiet-on")).to_be_checked()
     expect(page.locator("#set-quiet-from")).to_have_value("22:30")
     expect(page.locator("#set-quiet-to")).to_have_value("06:45")
+
+    # The time zone (this browser's own first) and mentions in muted rooms: saved and kept.
+    zone = page.locator("#set-time-zone")
+    expect(zone).to_have_value("Asia/Seoul")
+    expect(zone.locator("option").first).to_have_text("Asia/Seoul (이 브라우저)")
+    expect(page.locator("#set-notify-mentions")).to_be_checked()
+    zone.select_option("America/New_York")
+    page.uncheck("#set-notify-mentions")
+    save_settings(page)
+    saved = in_db_thread(lambda: User.objects.get(pk=people.minjun.pk))
+    assert saved.time_zone == "America/New_York"
+    assert saved.notify_mentions is False
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-conn", "online")
+    page.click("#tab-settings")
+    expect(page.locator("#set-time-zone")).to_have_value("America/New_York")
+    expect(page.locator("#set-notify-mentions")).not_to_be_checked()
+    expect(page.locator("#set-quiet-from")).to_have_value("22:30")
