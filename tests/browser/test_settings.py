@@ -5,11 +5,13 @@ messages notify, with what text, under those settings and a room's mute. The ser
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from messenger import presence
 from orgsync.models import User
 from tests.browser.conftest import in_db_thread
 from tests.browser.helpers import (
@@ -26,6 +28,18 @@ from tests.browser.helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def wait_until_looking_at(user: User, room_id: int, focused: bool = True) -> None:
+    """Wait until the server has recorded (from open_room / focus) whether the user has the
+    room open and focused, so a message sent next meets the state the test set up."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        seen = in_db_thread(presence.room_focused_pks, user_pks=[user.pk], room_id=room_id)
+        if (user.pk in seen) == focused:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server never saw room {room_id} focused={focused}")
 
 
 def notes(page: Page) -> list[dict]:
@@ -106,6 +120,7 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
     page.click("#room-mute-btn")
     expect(room_item(page, group.pk)).to_have_attribute("data-muted", "true")
     room_item(page, direct.pk).click()
+    wait_until_looking_at(people.minjun, direct.pk)
     send_as(people.jiho, group.pk, "조용한 방의 메시지")
     send_as(people.seoyeon, direct.pk, "보고 있는 방의 메시지")
     expect(bubble(page, "보고 있는 방의 메시지")).to_be_visible()
@@ -120,7 +135,7 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
              window.dispatchEvent(new Event("blur"));
            }"""
     )
-    page.wait_for_timeout(700)
+    wait_until_looking_at(people.minjun, direct.pk, focused=False)
     send_as(people.seoyeon, direct.pk, "뒤에 있는 창의 메시지")
     assert next_note(page, 3) == {
         "title": "메신저",
@@ -134,7 +149,7 @@ def test_settings_saved_and_followed_by_notifications(server, browser, artifacts
              window.dispatchEvent(new Event("focus"));
            }"""
     )
-    page.wait_for_timeout(700)
+    wait_until_looking_at(people.minjun, direct.pk)
     send_as(people.seoyeon, direct.pk, "다시 보고 있는 방")
     expect(bubble(page, "다시 보고 있는 방")).to_be_visible()
     page.wait_for_timeout(500)
