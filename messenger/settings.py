@@ -275,10 +275,26 @@ MESSENGER = {
     "HISTORY_PAGE_MAX": 200,
     "SEARCH_LIMIT_MAX": 100,
     "WS_FRAME_MAX_BYTES": env_int("MESSENGER_WS_FRAME_MAX_BYTES", 64 * 1024),
-    "TYPING_MIN_INTERVAL_SECONDS": 2.0,
     # Push frames a socket may have waiting; a client that falls further behind is closed
     # (4008) and catches up by seq when it reconnects.
     "SOCKET_QUEUE_MAX": env_int("MESSENGER_SOCKET_QUEUE_MAX", 1000),
+}
+
+# --- Rate limits ----------------------------------------------------------------------------
+# "N/period" (s, m, h) per scope, or "off"; messenger/ratelimit.py counts in the cache (Redis
+# in production, so they hold across server processes). docs/operations.md explains each.
+RATE_LIMITS = {
+    "ENABLED": env_bool("MESSENGER_RATE_LIMITS", True),
+    # Messages (and forwards) one person sends, REST and socket together.
+    "send": env("MESSENGER_RATE_SEND", "120/60s"),
+    # typing events per person and room; the client sends one every 2.1 s at most.
+    "typing": env("MESSENGER_RATE_TYPING", "1/2s"),
+    # Upload requests (each up to MESSENGER_FILES_PER_REQUEST files) per person.
+    "upload": env("MESSENGER_RATE_UPLOAD", "60/60s"),
+    # Failed logins per user id, and per client address; past them a login is refused (429)
+    # without trying the password until the window closes.
+    "login_user": env("MESSENGER_RATE_LOGIN_USER", "10/15m"),
+    "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
 }
 
 # --- Security headers ------------------------------------------------------------------------
