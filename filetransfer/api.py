@@ -27,6 +27,7 @@ from filetransfer.storage import thumbnail_mime
 from filetransfer.uploadhandler import LimitedUploadHandler
 from messages.api import MessageOutput
 from messenger.errors import InvalidInput, NotFound, TooLarge
+from messenger.ratelimit import rate_limit_hit
 from rooms import selectors as room_selectors
 
 FILE_FIELDS = ("files", "file")
@@ -88,6 +89,8 @@ class RoomFilesApi(APIView):
         conf = settings.MESSENGER_FILES
         # Strangers are refused before a byte of their upload is read.
         room_selectors.membership_get(user=request.user, room_id=room_id)
+        # Counted here rather than in the service: a refused upload is not read at all.
+        rate_limit_hit(scope="upload", key=request.user.pk)
         limit = conf["MAX_BYTES"] * conf["MAX_PER_REQUEST"] + FORM_OVERHEAD_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

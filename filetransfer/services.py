@@ -42,6 +42,7 @@ from messages import services as message_services
 from messages.models import Message
 from messages.selectors import parse_msg_id
 from messenger.errors import Conflict, InvalidInput
+from messenger.ratelimit import rate_limit_hit
 from orgsync.models import User
 from rooms import selectors as room_selectors
 
@@ -409,6 +410,7 @@ def file_forward(
     )
     if retry is not None:
         return retry, False
+    rate_limit_hit(scope="send", key=actor.pk)
     if source_msg_id in (None, ""):
         raise InvalidInput("source_msg_id is required: the msg_id of the file to forward.")
     original = selectors.file_for_member(user=actor, msg_id=source_msg_id, field="source_msg_id")

@@ -25,6 +25,7 @@ from messenger.errors import (
     NotMessageSender,
     NotRoomMember,
 )
+from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import publish_on_commit
 from orgsync.models import User
 from rooms import selectors as room_selectors
@@ -381,6 +382,8 @@ def message_send(
         stored = _stored_for_retry(actor=actor, room_pk=member.room_id, msg_id=msg_uuid)
         if stored is not None:
             return stored, False
+        # Counted here, for REST and socket alike; a retry of a stored message is not counted.
+        rate_limit_hit(scope="send", key=actor.pk)
         body = _clean_body(body)
         original = None
         if reply_to not in (None, ""):

@@ -91,9 +91,16 @@ class TooLarge(ApplicationError):
 
 
 class RateLimited(ApplicationError):
+    """Over a rate limit (messenger/ratelimit.py); retry_after (seconds) goes into the body's
+    detail for both transports and into REST's Retry-After header."""
+
     status = 429
     code = "rate_limited"
     message = "Too many requests; slow down."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, extra={"retry_after": retry_after} if retry_after else None)
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -121,7 +128,10 @@ def validation_error_body(detail: Any) -> dict[str, Any]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every error of the REST API as {"error": {"code", "message"}}."""
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.as_dict()}, status=exc.status)
+        response = Response({"error": exc.as_dict()}, status=exc.status)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -61,7 +61,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (
     ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
-# ERP portal pages (scheme://host[:port]) allowed to open the WebSocket besides our own hosts.
+# ERP portal pages (scheme://host[:port]) allowed to open the WebSocket besides our own hosts,
+# and to show the client pages in a frame (messenger/security.py).
 MESSENGER_WS_ORIGINS = env_list("MESSENGER_WS_ORIGINS")
 
 INSTALLED_APPS = [
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "messenger.urls"
@@ -272,11 +275,67 @@ MESSENGER = {
     "HISTORY_PAGE_MAX": 200,
     "SEARCH_LIMIT_MAX": 100,
     "WS_FRAME_MAX_BYTES": env_int("MESSENGER_WS_FRAME_MAX_BYTES", 64 * 1024),
-    "TYPING_MIN_INTERVAL_SECONDS": 2.0,
     # Push frames a socket may have waiting; a client that falls further behind is closed
     # (4008) and catches up by seq when it reconnects.
     "SOCKET_QUEUE_MAX": env_int("MESSENGER_SOCKET_QUEUE_MAX", 1000),
 }
+
+# --- Rate limits ----------------------------------------------------------------------------
+# "N/period" (s, m, h) per scope, or "off"; messenger/ratelimit.py counts in the cache (Redis
+# in production, so they hold across server processes). docs/operations.md explains each.
+RATE_LIMITS = {
+    "ENABLED": env_bool("MESSENGER_RATE_LIMITS", True),
+    # Messages (and forwards) one person sends, REST and socket together.
+    "send": env("MESSENGER_RATE_SEND", "120/60s"),
+    # typing events per person and room; the client sends one every 2.1 s at most.
+    "typing": env("MESSENGER_RATE_TYPING", "1/2s"),
+    # Upload requests (each up to MESSENGER_FILES_PER_REQUEST files) per person.
+    "upload": env("MESSENGER_RATE_UPLOAD", "60/60s"),
+    # Failed logins per user id, and per client address; past them a login is refused (429)
+    # without trying the password until the window closes.
+    "login_user": env("MESSENGER_RATE_LOGIN_USER", "10/15m"),
+    "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
+}
+
+# --- Security headers ------------------------------------------------------------------------
+# Content-Security-Policy (django-csp) on every response: scripts and styles from our own
+# origin only, sockets to our own host. The client pages may be framed by the ERP portal
+# origins (MESSENGER_WS_ORIGINS); everything else, admin included, by nobody.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the blank favicon; blob: for attachments fetched with the token.
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        # 'self' covers ws:// and wss:// to the page's own host (CSP level 3).
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env("DJANGO_REFERRER_POLICY", "same-origin")
+# HTTPS: DJANGO_HTTPS=1 when clients reach the site over https (directly or through a proxy
+# that terminates TLS and sets DJANGO_PROXY_SSL_HEADER, e.g. X-Forwarded-Proto, to "https").
+# Django sends HSTS only on requests it sees as secure.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if env("DJANGO_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + env("DJANGO_PROXY_SSL_HEADER").upper().replace("-", "_"),
+        "https",
+    )
+if HTTPS:
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 86400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = False
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 # --- HR sync --------------------------------------------------------------------------------
 # The HR interface-table sync (docs/hr-interface.md) and the directory's profile pictures.
@@ -374,6 +433,5 @@ LOGGING = {
 }
 
 if not DEBUG:
-    SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

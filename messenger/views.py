@@ -1,21 +1,25 @@
-"""Plain Django views: the browser client's page, the demo ERP portal page and a health check
-for load balancers."""
+"""Plain Django views: the browser client's page, the demo ERP portal page, a health check
+for load balancers, and the API's answer for unknown paths."""
 
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from messenger.errors import error_body
+from messenger.security import frameable_by_erp
 
 
 @require_GET
+@frameable_by_erp
 def client(request: HttpRequest) -> HttpResponse:
     return render(request, "messenger/client.html")
 
 
 @require_GET
+@frameable_by_erp
 def portal_demo(request: HttpRequest) -> HttpResponse:
     """A stand-in ERP portal page that includes static/messenger/embed.js with one script tag
     (docs/embed.md). Served in debug only, like the demo company."""
@@ -31,5 +35,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+# Exempt: a POST to an unknown path is told "not found", not refused for a missing CSRF token;
+# it does nothing either way.
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

@@ -3,6 +3,9 @@ profiles and pictures. Thin: parse, call, render."""
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from django.http import FileResponse, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -19,7 +22,8 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from messenger.errors import InvalidInput
+from messenger.errors import InvalidInput, RateLimited
+from messenger.ratelimit import rate_limit_check, rate_limit_clear, rate_limit_record
 from orgsync import selectors, services
 from orgsync.models import User
 from orgsync.pictures import CONTENT_TYPE
@@ -27,11 +31,21 @@ from orgsync.pictures import CONTENT_TYPE
 PICTURE_FIELD = "picture"
 
 
+def _login_key(user_id: Any) -> str | None:
+    """The failed-login counter's key for a user id as typed: case-folded (the database
+    compares ids without case) and hashed (no raw input in cache keys)."""
+    if not isinstance(user_id, str) or not user_id.strip():
+        return None
+    return hashlib.sha256(user_id.strip().casefold().encode()).hexdigest()[:32]
+
+
 class LoginApi(TokenObtainPairView):
     """POST /api/auth/token: simplejwt's login, with every attempt written to the action log.
 
     A malformed request (a field missing) is a 400 and is not an attempt; a refused one (unknown
-    account, wrong password, deactivated account) is logged as login_fail with the reason.
+    account, wrong password, deactivated account) is logged as login_fail with the reason and
+    counted against the user id and the client address. Past RATE_LIMITS login_user or login_ip
+    failures, attempts are refused with 429 (logged as `locked`) without trying the password.
     """
 
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -42,14 +56,27 @@ class LoginApi(TokenObtainPairView):
             "device": data.get("kind"),
             "address": request.META.get("REMOTE_ADDR", ""),
         }
+        user_key = _login_key(attempt["user_id"])
+        try:
+            rate_limit_check(scope="login_ip", key=attempt["address"])
+            if user_key:
+                rate_limit_check(scope="login_user", key=user_key)
+        except RateLimited:
+            services.login_record(ok=False, locked=True, **attempt)
+            raise
         try:
             serializer.is_valid(raise_exception=True)
         except AuthenticationFailed:
             services.login_record(ok=False, **attempt)
+            rate_limit_record(scope="login_ip", key=attempt["address"])
+            if user_key:
+                rate_limit_record(scope="login_user", key=user_key)
             raise
         except TokenError as error:
             raise InvalidToken(error.args[0]) from error
         services.login_record(ok=True, **attempt)
+        if user_key:
+            rate_limit_clear(scope="login_user", key=user_key)
         return Response(serializer.validated_data)
 
 

@@ -210,12 +210,17 @@ def profile_picture_remove(*, user: User, actor: User) -> User:
     return user
 
 
-def login_record(*, user_id: Any, ok: bool, device: Any, address: str) -> ActionLog:
-    """Log one login attempt, successful or not, with the account when it exists."""
+def login_record(
+    *, user_id: Any, ok: bool, device: Any, address: str, locked: bool = False
+) -> ActionLog:
+    """Log one login attempt, successful or not, with the account when it exists; `locked`
+    marks one refused by the failed-login limit before its password was tried."""
     attempted = user_id[:64] if isinstance(user_id, str) else ""
     user = User.objects.filter(user_id=attempted).first() if attempted else None
     if ok:
         state = "ok"
+    elif locked:
+        state = "locked"
     elif user is None:
         state = "unknown"
     elif not user.is_active:

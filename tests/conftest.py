@@ -124,3 +124,26 @@ def no_notification_tasks(request, settings):
     sending a message must not leave notification tasks piling up in it."""
     if "notifications" not in request.node.path.parts:
         settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "ENABLED": False}
+
+
+def forget_rate_limits() -> None:
+    """Delete this run's rate-limit counters (only this run's prefix: the Redis database is
+    shared with other runs, so never flush it)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if not settings.REDIS_URL:
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    keys = list(client.scan_iter(match=f"{prefix}:*:ratelimit:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit windows live in the shared cache and outlast a test (logins: 15 min); every
+    test starts with none used."""
+    forget_rate_limits()

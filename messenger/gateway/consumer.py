@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +24,7 @@ from django.utils import timezone
 from filetransfer import services as file_services
 from messages import services as message_services
 from messenger import presence
-from messenger.errors import ApplicationError, InvalidInput, RateLimited, TooLarge, UnknownEvent
+from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent
 from messenger.fanout import Hub
 from messenger.gateway.auth import (
     CLOSE_BAD_REQUEST,
@@ -34,6 +33,7 @@ from messenger.gateway.auth import (
     CLOSE_TOO_SLOW,
     SUBPROTOCOL,
 )
+from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
 from orgsync.services import action_log_record
@@ -71,7 +71,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.open_room_id: int | None = None
         # Whether the client's window has focus (the `focus` event); a fresh tab has it.
         self.focused = True
-        self.last_typing: dict[int, float] = {}
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or []) else None
         if self.user is None:
             await self.accept(subprotocol)
@@ -358,16 +357,10 @@ async def on_read(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, 
 
 async def on_typing(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     room_id = _room_id(data)
-    now = time.monotonic()
-    interval = settings.MESSENGER["TYPING_MIN_INTERVAL_SECONDS"]
-    if now - consumer.last_typing.get(room_id, -interval) < interval:
-        raise RateLimited(f"typing may be sent once per {interval:g} seconds per room.")
-    consumer.last_typing[room_id] = now
-    if len(consumer.last_typing) > 100:
-        consumer.last_typing = {room_id: now}
 
     def audience() -> list[int]:
         member = room_selectors.membership_get(user=consumer.actor, room_id=room_id)
+        rate_limit_hit(scope="typing", key=f"{consumer.actor.pk}:{member.room_id}")
         return [
             pk
             for pk in room_selectors.room_member_user_pks(room_id=member.room_id)

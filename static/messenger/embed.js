@@ -204,8 +204,9 @@
   const host = document.createElement("div");
   host.id = "messenger-embed";
   const shadow = host.attachShadow({ mode: "open" });
-  const style = document.createElement("style");
-  style.textContent = `
+  // A constructed style sheet, not a <style> element: a portal whose Content-Security-Policy
+  // forbids inline styles (as ours does on the demo page) still shows the badge.
+  const css = `
     :host { all: initial; font-family: "Pretendard", "Apple SD Gothic Neo", "Malgun Gothic",
       "Noto Sans KR", "NanumGothic", system-ui, sans-serif; font-size: 14px; color: #1d2430; }
     :host([data-floating]) { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; }
@@ -352,7 +353,14 @@
     actions,
   );
   const toastEl = make("div", { class: "toast", role: "status", hidden: true });
-  shadow.append(style, make("div", { class: "wrap" }, badge, panel, toastEl));
+  if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet.prototype.replaceSync === "function") {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    shadow.adoptedStyleSheets = [sheet];
+  } else {
+    shadow.append(make("style", { text: css }));
+  }
+  shadow.append(make("div", { class: "wrap" }, badge, panel, toastEl));
 
   function mount() {
     const target = config.target ? document.querySelector(config.target) : null;
