@@ -26,9 +26,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
+from filetransfer import storage
 from filetransfer.errors import RangeNotSatisfiable
 from filetransfer.storage import file_storage
-from messenger.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,7 @@ async def _async_chunks(handle: IO[bytes], remaining: int) -> AsyncIterator[byte
         await sync_to_async(handle.close, thread_sensitive=False)()
 
 
-def stored_size(storage_name: str) -> int:
-    """The size of a stored file the database does not record (thumbnails, preview images)."""
-    try:
-        return file_storage().size(storage_name)
-    except FileNotFoundError:
-        logger.error("stored file %s is missing from storage", storage_name)
-        raise NotFound("The file is missing from storage; tell an administrator.") from None
+stored_size = storage.stored_size
 
 
 def stored_file_response(
@@ -160,6 +154,8 @@ def stored_file_response(
         "Last-Modified": http_date(modified.timestamp()),
         "Accept-Ranges": "bytes",
     }
+    # Checked in every mode: nginx and Apache follow links as readily as open() does.
+    path = storage.local_path(storage_name)
     if mode == "accel":
         prefix = settings.MESSENGER_FILES["ACCEL_PREFIX"].rstrip("/") + "/"
         # nginx answers ranges itself and says so; a second Accept-Ranges would be noise.
@@ -169,14 +165,10 @@ def stored_file_response(
         return _protect(response)
     if mode == "sendfile":
         response = HttpResponse(headers=headers)
-        response["X-Sendfile"] = file_storage().path(storage_name)
+        response["X-Sendfile"] = path or file_storage().path(storage_name)
         return _protect(response)
     byte_range = _byte_range(request, size=size, etag=etag, modified=modified)
-    try:
-        handle = file_storage().open(storage_name, "rb")
-    except FileNotFoundError:
-        logger.error("stored file %s is missing from storage", storage_name)
-        raise NotFound("The file is missing from storage; tell an administrator.") from None
+    handle = storage.open_stored(storage_name)
     status = 200
     first, length = 0, size
     if byte_range is not None:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -83,8 +83,11 @@ class OriginCheckMiddleware:
     """Refuse browser sockets from pages of other sites (cross-site WebSocket hijacking).
 
     A socket without an Origin header comes from a non-browser client that holds its token
-    explicitly, so it is let through; a browser always sends Origin. Allowed: the site's own
-    hosts (ALLOWED_HOSTS) and the ERP portal origins in MESSENGER_WS_ORIGINS.
+    explicitly, so it is let through; a browser always sends Origin. Allowed: the ERP portal
+    origins in MESSENGER_WS_ORIGINS, and the site's own pages: an Origin whose host (and port)
+    is the Host the socket was opened on, that host being one of ALLOWED_HOSTS. Comparing with
+    Host, as Django's CSRF check does, keeps a permissive ALLOWED_HOSTS ("*", ".example.com")
+    from letting every page (or every sibling site) in.
     """
 
     def __init__(self, inner: Any):
@@ -92,23 +95,33 @@ class OriginCheckMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket" and not self.allowed(scope):
-            logger.warning("websocket refused for origin %s", self._origin(scope))
+            logger.warning("websocket refused for origin %r", self._header(scope, b"origin"))
             denier = WebsocketDenier()
             return await denier(scope, receive, send)
         return await self.inner(scope, receive, send)
 
     @staticmethod
-    def _origin(scope: dict[str, Any]) -> str | None:
+    def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
         for name, value in scope.get("headers", []):
-            if name == b"origin":
+            if name == wanted:
                 return value.decode("latin-1")
         return None
 
     def allowed(self, scope: dict[str, Any]) -> bool:
-        origin = self._origin(scope)
+        origin = self._header(scope, b"origin")
         if origin is None:
             return True
         if origin in settings.MESSENGER_WS_ORIGINS:
             return True
-        host = urlparse(origin).hostname
-        return host is not None and validate_host(host, settings.ALLOWED_HOSTS)
+        host = (self._header(scope, b"host") or "").strip().lower()
+        try:
+            parts = urlparse(origin.strip())
+            origin_host = parts.hostname
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not origin_host or not host:
+            return False
+        if parts.netloc.lower() != host or parts.username is not None:
+            return False
+        domain, _port = split_domain_port(host)
+        return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
