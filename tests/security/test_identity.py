@@ -575,6 +575,30 @@ async def test_identity_new_password_refuses_the_old_token_on_socket(ws_scene):
     assert not await sync_to_async(Message.objects.filter(body="유령").exists)()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_identity_admin_setting_a_new_password_closes_open_sockets(ws_scene):
+    scene = await ws_scene()
+    client = await connect(None, token=scene.token("member"))
+    assert (await client.request("alive"))["ok"]
+
+    @sync_to_async
+    def admin_sets_password() -> int:
+        admin = UserFactory(user_id="it.admin", is_staff=True, is_superuser=True)
+        browser = BrowserClient()
+        browser.force_login(admin)
+        plain = "Reset-by-admin-4471!"
+        return browser.post(
+            f"/admin/orgsync/user/{scene.member.pk}/password/",
+            {"password1": plain, "password2": plain, "usable_password": "true"},
+        ).status_code
+
+    assert await admin_sets_password() == 302
+
+    assert await close_code(client) == 4001
+    again = await connect(None, token=scene.token("member"))
+    assert await close_code(again) == 4001
+
+
 # --- passwords at rest -------------------------------------------------------------------------
 
 SLOW_HASHERS = {"pbkdf2_sha256", "argon2", "bcrypt_sha256", "scrypt"}
