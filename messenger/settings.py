@@ -251,6 +251,10 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "uid",
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry a digest of the password hash: a new password (an admin's reset of a
+    # compromised account) makes every older token of the account fail.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "orgsync.api.RefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

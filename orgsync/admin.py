@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.files.storage import default_storage
@@ -18,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, Min, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -320,6 +321,18 @@ class UserAdmin(BaseUserAdmin):
             )
             return None
         return HttpResponseRedirect(reverse("admin:auth_user_password_change", args=[person.pk]))
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponseBase:
+        """Django's set-password form; once a new password is saved, the person's live sockets
+        are closed too (4001): their older tokens no longer open new ones."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            person = self.get_object(request, unquote(id))
+            if person is not None:
+                services.user_sessions_close(actor=request.user, user_pks=[person.pk])
+        return response
 
     @admin.action(description="Close live connections", permissions=["change"])
     def close_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:

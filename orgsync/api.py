@@ -20,6 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from messenger.errors import InvalidInput, RateLimited
@@ -78,6 +80,21 @@ class LoginApi(TokenObtainPairView):
         if user_key:
             rate_limit_clear(scope="login_user", key=user_key)
         return Response(serializer.validated_data)
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """POST /api/auth/token/refresh: simplejwt's refresh, also refusing a refresh token issued
+    before the account's password changed (simplejwt checks that for access tokens only)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        refresh = self.token_class(attrs["refresh"])
+        user = User.objects.filter(pk=refresh.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+        if user is not None and not selectors.token_password_current(
+            claims=refresh.payload, password=user.password
+        ):
+            # The same answer as simplejwt gives such an access token.
+            raise AuthenticationFailed("The user's password has been changed.")
+        return super().validate(attrs)
 
 
 class PersonOutput(serializers.Serializer):

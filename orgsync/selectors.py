@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.files import FieldFile
 from django.db.models.functions import Coalesce, Replace
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from messenger.errors import InvalidInput, NotFound
 from messenger.presence import presence_kinds
@@ -18,6 +21,14 @@ from orgsync.models import Org, User
 SEARCH_LIMIT = 50
 PATH_MAX = 64  # deeper than any org chart; stops a broken parent chain
 PHONE_RE = re.compile(r"[\d\s-]+")
+
+
+def token_password_current(*, claims: Mapping[str, Any], password: str) -> bool:
+    """False for a token issued before the account's password last changed (simplejwt's
+    revoke claim), so a new password locks out whoever holds the old tokens."""
+    if not jwt_settings.CHECK_REVOKE_TOKEN:
+        return True
+    return claims.get(jwt_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(password)
 
 
 def picture_url(user: User) -> str | None:

@@ -9,6 +9,7 @@ close code can only be sent on an accepted socket.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -22,6 +23,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from orgsync.models import User
+from orgsync.selectors import token_password_current
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +52,34 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
+def account_refusal(*, user: User | None, claims: Mapping[str, Any]) -> int | None:
+    """None while the token's account may use a socket, else the close code: 4003 for a
+    deactivated account, 4001 for one that is gone or whose password changed since the token
+    was issued. Asked at connect and again before acting on each frame."""
+    if user is None:
+        return CLOSE_BAD_TOKEN
+    if not user.is_active:
+        return CLOSE_DISABLED
+    if not token_password_current(claims=claims, password=user.password):
+        return CLOSE_BAD_TOKEN
+    return None
+
+
 @database_sync_to_async
-def user_for_token(raw: str | None) -> tuple[User | None, int | None]:
-    """(user, None) for a valid token of an active user, else (None, close code)."""
+def user_for_token(raw: str | None) -> tuple[User | None, int | None, dict[str, Any]]:
+    """(user, None, claims) for a valid token of an active user, else (None, close code, {})."""
     if not raw:
-        return None, CLOSE_BAD_TOKEN
+        return None, CLOSE_BAD_TOKEN, {}
     try:
         token = AccessToken(raw)  # type: ignore[arg-type]  # the stubs miss the str form
         user_pk = token.payload[jwt_settings.USER_ID_CLAIM]
     except (TokenError, KeyError):
-        return None, CLOSE_BAD_TOKEN
+        return None, CLOSE_BAD_TOKEN, {}
     user = User.objects.filter(pk=user_pk).first()
-    if user is None:
-        return None, CLOSE_BAD_TOKEN
-    if not user.is_active:
-        return None, CLOSE_DISABLED
-    return user, None
+    refusal = account_refusal(user=user, claims=token.payload)
+    if refusal is not None:
+        return None, refusal, {}
+    return user, None, dict(token.payload)
 
 
 class JwtAuthMiddleware:
@@ -74,8 +88,8 @@ class JwtAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket":
-            user, refusal = await user_for_token(token_from_scope(scope))
-            scope = dict(scope, user=user, auth_refusal=refusal)
+            user, refusal, claims = await user_for_token(token_from_scope(scope))
+            scope = dict(scope, user=user, auth_refusal=refusal, token_claims=claims)
         return await self.inner(scope, receive, send)
 
 

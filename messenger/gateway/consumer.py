@@ -32,6 +32,7 @@ from messenger.gateway.auth import (
     CLOSE_REPLACED,
     CLOSE_TOO_SLOW,
     SUBPROTOCOL,
+    account_refusal,
 )
 from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
@@ -203,8 +204,21 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     # --- client frames ----------------------------------------------------------------------
 
+    @database_sync_to_async
+    def _account_refusal(self) -> int | None:
+        user = User.objects.filter(pk=self.user_pk).only("is_active", "password").first()
+        return account_refusal(user=user, claims=self.scope.get("token_claims") or {})
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
+            return
+        # Deactivation closes live sockets with 4003 through Redis, at most once: if that close
+        # is lost, or the password changed since the token was issued, the account is still
+        # checked before any frame is acted on.
+        refusal = await self._account_refusal()
+        if refusal is not None:
+            logger.info("closing socket of user %s: account refused (%d)", self.user_pk, refusal)
+            await self.close(code=refusal)
             return
         request_id: Any = None
         try:

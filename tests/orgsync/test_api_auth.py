@@ -1,69 +1,16 @@
-"""Logging in (/api/auth/token) and the rule that every other /api/ call needs a valid token.
+"""Logging in (/api/auth/token), refreshing, and the answers of /api/ paths that serve nothing.
 
-The list of calls is generated from the URL conf, so a new endpoint that forgets to require
-authentication fails here without anyone having to remember to add it."""
+That every other /api/ call needs a valid token of an active account is checked, call by call
+from the URL conf, by the authorisation matrix (tests/security/test_authz_matrix.py)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from tests.conftest import token_for
 from tests.factories import PASSWORD
 from tests.messages.helpers import assert_error
-
-# The only /api/ routes open without a token; the last is the catch-all that answers any
-# unknown /api/ path with a JSON 404 (it serves nothing).
-PUBLIC_ROUTES = {"api/auth/token", "api/auth/token/refresh", "api/schema", "api/docs", "api/^.*$"}
-SOME_UUID = "0b6f3a52-6c1e-4f0e-9a39-5d2f0f7a8c11"
-
-
-def _example_url(route: str) -> str:
-    def value(match: re.Match) -> str:
-        return "1" if match.group(1) == "int" else SOME_UUID
-
-    return "/" + re.sub(r"<(?:(\w+):)?\w+>", value, route)
-
-
-def _api_calls() -> list[tuple[str, str, str]]:
-    """(route, method, example URL) for every method of every view under /api/."""
-    calls = []
-
-    def walk(patterns, prefix: str) -> None:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                route = prefix + str(pattern.pattern)
-                if not route.startswith("api/"):
-                    continue
-                view = getattr(pattern.callback, "cls", None)
-                if view is None:
-                    # A plain Django view: try what a client would.
-                    methods = ["get", "post", "put", "patch", "delete"]
-                else:
-                    methods = [
-                        m
-                        for m in view.http_method_names
-                        if m not in ("options", "head") and hasattr(view, m)
-                    ]
-                calls.extend((route, method, _example_url(route)) for method in methods)
-
-    walk(get_resolver().url_patterns, "")
-    return calls
-
-
-PROTECTED = [c for c in _api_calls() if c[0] not in PUBLIC_ROUTES]
-PROTECTED_IDS = [f"{method.upper()} {route}" for route, method, _url in PROTECTED]
-
-
-def test_api_calls_found_in_the_url_conf():
-    routes = {route for route, _m, _u in _api_calls()}
-    assert routes >= PUBLIC_ROUTES
-    assert {"api/me", "api/rooms", "api/rooms/<int:room_id>/messages", "api/search"} <= routes
 
 
 @pytest.mark.parametrize("path", ["/api/rooms/abc", "/api/nothing/here", "/api/rooms/1/x"])
@@ -71,22 +18,6 @@ def test_unknown_api_path_is_a_json_404(path):
     response = APIClient().get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("route", "method", "url"), PROTECTED, ids=PROTECTED_IDS)
-def test_api_call_without_a_token_is_401(route, method, url):
-    response = getattr(APIClient(), method)(url, {}, format="json")
-    assert_error(response, 401)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("route", "method", "url"), PROTECTED, ids=PROTECTED_IDS)
-def test_api_call_with_a_bad_token_is_401(route, method, url):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer not.a.token")
-    response = getattr(client, method)(url, {}, format="json")
-    assert_error(response, 401)
 
 
 @pytest.mark.django_db
