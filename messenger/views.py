@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from messenger.errors import error_body
@@ -31,5 +32,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
+    # Exempt: a POST to a mistyped API path is a 404 in the API's shape, not Django's HTML 403
+    # for a missing CSRF cookie (API clients authenticate with a bearer token, not a cookie).
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
