@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from filetransfer import services as file_services
 from messages import services as message_services
 from messages.models import Message
+from messenger.errors import ApplicationError
 from messenger.gateway import consumer as consumer_module
 from messenger.gateway.consumer import EVENTS, REQUEST_ID_MAX
 from orgsync.models import User
@@ -50,19 +51,15 @@ FUZZ_SETTINGS = settings(
     derandomize="FUZZ_EXAMPLES" not in os.environ,
     suppress_health_check=list(HealthCheck),
 )
-# Codes the gateway may answer a bad frame with; `internal` means an exception escaped.
-ERROR_CODES = {
-    "invalid",
-    "unknown_event",
-    "too_large",
-    "rate_limited",
-    "not_room_member",
-    "not_room_master",
-    "not_sender",
-    "forbidden",
-    "not_found",
-    "conflict",
-}
+
+
+def _error_codes(cls: type[ApplicationError]) -> set[str]:
+    return {cls.code}.union(*(_error_codes(sub) for sub in cls.__subclasses__()))
+
+
+# Codes the gateway may answer a bad frame with: those of the typed errors. The gateway's
+# `internal` means an exception escaped a handler.
+ERROR_CODES = _error_codes(ApplicationError)
 
 
 # --- the fields each event reads, from its handler's code --------------------------------------
@@ -125,6 +122,11 @@ def event_fields() -> dict[str, list[str]]:
 
 
 FIELDS = event_fields()
+
+
+def test_error_codes_are_the_typed_errors_not_internal():
+    assert {"invalid", "unknown_event", "too_large", "not_room_member", "expired"} <= ERROR_CODES
+    assert "internal" not in ERROR_CODES
 
 
 def test_event_fields_are_read_from_the_handlers():
