@@ -28,10 +28,16 @@ from filetransfer.uploadhandler import LimitedUploadHandler
 from messages.api import MessageOutput
 from messenger.errors import InvalidInput, NotFound, TooLarge
 from messenger.ratelimit import rate_limit_hit
+from messenger.schema import error_responses
 from rooms import selectors as room_selectors
 
 FILE_FIELDS = ("files", "file")
 MSG_ID_FIELDS = ("msg_ids", "msg_id")
+# Thumbnails and preview images are JPEG, or PNG when transparent.
+IMAGE_RESPONSES = {
+    (200, "image/jpeg"): OpenApiTypes.BINARY,
+    (200, "image/png"): OpenApiTypes.BINARY,
+}
 # Room for the multipart boundaries and the msg_id fields around the files themselves.
 FORM_OVERHEAD_BYTES = 1024 * 1024
 
@@ -80,6 +86,8 @@ class RoomFilesApi(APIView):
         responses={
             201: inline_serializer("FilesSent", {"messages": MessageOutput(many=True)}),
             200: inline_serializer("FilesSentBefore", {"messages": MessageOutput(many=True)}),
+            # 409: a msg_id used by another message; 413: too many, too large or over quota.
+            **error_responses(409, 413),
         },
         operation_id="room_files_upload",
         description="One image or file message per file; msg_ids give one id per file, in the "
@@ -139,7 +147,12 @@ class RoomForwardApi(APIView):
 
     @extend_schema(
         request=ForwardInput,
-        responses={201: MessageOutput, 200: MessageOutput},
+        responses={
+            201: MessageOutput,
+            200: MessageOutput,
+            # 409: msg_id used by another message; 410: the file has expired.
+            **error_responses(409, 410),
+        },
         operation_id="room_file_forward",
         description="Forward (flink) a file or image you can see to this room, without copying "
         "it; 200 when msg_id was stored before (a retry).",
@@ -155,7 +168,11 @@ class RoomForwardApi(APIView):
 
 class FileDownloadApi(BytesApi):
     @extend_schema(
-        responses={200: OpenApiTypes.BINARY, 206: OpenApiTypes.BINARY},
+        responses={
+            (200, "*/*"): OpenApiTypes.BINARY,
+            (206, "*/*"): OpenApiTypes.BINARY,
+            **error_responses(410, 416),
+        },
         operation_id="file_download",
         description="The file of an image, file or flink message, for present members of its "
         "room. Supports Range (one range) and If-Range.",
@@ -175,7 +192,7 @@ class FileDownloadApi(BytesApi):
 
 class FileThumbnailApi(BytesApi):
     @extend_schema(
-        responses={200: OpenApiTypes.BINARY},
+        responses={**IMAGE_RESPONSES, **error_responses(410)},
         operation_id="file_thumbnail",
         description="The thumbnail (JPEG, or PNG when transparent) of an image or video poster.",
     )
@@ -200,7 +217,7 @@ class FileThumbnailApi(BytesApi):
 
 class LinkPreviewImageApi(BytesApi):
     @extend_schema(
-        responses={200: OpenApiTypes.BINARY},
+        responses=IMAGE_RESPONSES,
         operation_id="link_preview_image",
         description="The image of a link preview card, as named by the card's `image`.",
     )

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messages import selectors, services
+from messenger.schema import error_responses
 from rooms import selectors as room_selectors
 from rooms.api import RoomOutput
 
@@ -68,7 +69,11 @@ class RoomListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         return Response({"rooms": room_selectors.rooms_for_user(user=request.user)})
 
-    @extend_schema(request=RoomCreateInput, responses={200: RoomOutput, 201: RoomOutput})
+    @extend_schema(
+        request=RoomCreateInput,
+        # 409: two people opened their 1:1 room at the same moment; try again.
+        responses={200: RoomOutput, 201: RoomOutput, **error_responses(409)},
+    )
     def post(self, request: Request) -> Response:
         data = self.RoomCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,7 +141,11 @@ class RoomMessagesApi(APIView):
             )
         )
 
-    @extend_schema(request=MessageInput, responses={200: MessageOutput, 201: MessageOutput})
+    @extend_schema(
+        request=MessageInput,
+        # 409: the msg_id is already used by another message.
+        responses={200: MessageOutput, 201: MessageOutput, **error_responses(409)},
+    )
     def post(self, request: Request, room_id: int) -> Response:
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -198,15 +207,19 @@ class MessageDeleteApi(APIView):
 class MessageCancelApi(APIView):
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "MessageUpdated",
-            {
-                "msg_id": serializers.UUIDField(),
-                "room_id": serializers.IntegerField(),
-                "seq": serializers.IntegerField(),
-                "state": serializers.CharField(),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "MessageUpdated",
+                {
+                    "msg_id": serializers.UUIDField(),
+                    "room_id": serializers.IntegerField(),
+                    "seq": serializers.IntegerField(),
+                    "state": serializers.CharField(),
+                },
+            ),
+            # 409: too late to cancel (the cancel window has passed).
+            **error_responses(409),
+        },
     )
     def post(self, request: Request, msg_id: str) -> Response:
         return Response(services.message_cancel(actor=request.user, msg_id=msg_id))
@@ -219,7 +232,11 @@ class SearchApi(APIView):
             OpenApiParameter("room_id", int),
             OpenApiParameter("limit", int),
         ],
-        responses=inline_serializer("SearchResult", {"messages": MessageOutput(many=True)}),
+        responses={
+            200: inline_serializer("SearchResult", {"messages": MessageOutput(many=True)}),
+            # room_id names a room: unknown, or not yours.
+            **error_responses(403, 404),
+        },
         operation_id="messages_search",
     )
     def get(self, request: Request) -> Response:

@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "messenger.schema.AutoSchema",
     "EXCEPTION_HANDLER": "messenger.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

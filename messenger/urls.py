@@ -6,7 +6,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from filetransfer import api as files_api
 from messages import api as messages_api
@@ -17,7 +16,7 @@ from rooms import api as rooms_api
 
 api = [
     path("auth/token", orgsync_api.LoginApi.as_view(), name="token"),
-    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/refresh", orgsync_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("me", orgsync_api.MeApi.as_view(), name="me"),
     path("me/picture", orgsync_api.MePictureApi.as_view(), name="me-picture"),
     path("org/tree", orgsync_api.OrgTreeApi.as_view(), name="org-tree"),

@@ -35,8 +35,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-# Exempt: a POST to an unknown path is told "not found", not refused for a missing CSRF token;
-# it does nothing either way.
 @csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
+    # Exempt: a POST to a mistyped API path is a 404 in the API's shape, not Django's HTML 403
+    # for a missing CSRF cookie (API clients authenticate with a bearer token, not a cookie).
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

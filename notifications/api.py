@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messenger.errors import NotFound
+from messenger.schema import error_responses
 from notifications import services, webpush
 
 
@@ -42,8 +43,10 @@ class PushSubscriptionsApi(APIView):
 
     @extend_schema(
         request=RemoveInput,
-        responses={204: OpenApiResponse(description="removed")},
+        # OpenAPI generators leave out DELETE bodies, so the endpoint's absence is a 400.
+        responses={204: OpenApiResponse(description="removed"), **error_responses(400)},
         operation_id="push_subscription_remove",
+        description='The JSON body names the subscription: {"endpoint": "..."}.',
     )
     def delete(self, request: Request) -> Response:
         data = self.RemoveInput(data=request.data)
@@ -56,9 +59,11 @@ class PushSubscriptionsApi(APIView):
 
 class VapidPublicKeyApi(APIView):
     @extend_schema(
-        responses=inline_serializer(
-            "VapidPublicKeyOutput", {"public_key": serializers.CharField()}
-        ),
+        responses={
+            200: inline_serializer("VapidPublicKeyOutput", {"public_key": serializers.CharField()}),
+            **error_responses(404),
+        },
+        description="404 when Web Push is not configured on this server.",
         operation_id="push_vapid_public_key",
     )
     def get(self, request: Request) -> Response:

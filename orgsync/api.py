@@ -10,6 +10,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     inline_serializer,
 )
@@ -20,12 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from messenger.errors import InvalidInput, RateLimited
 from messenger.ratelimit import rate_limit_check, rate_limit_clear, rate_limit_record
+from messenger.schema import error_responses
 from orgsync import selectors, services
 from orgsync.models import User
 from orgsync.pictures import CONTENT_TYPE
@@ -50,6 +52,7 @@ class LoginApi(TokenObtainPairView):
     failures, attempts are refused with 429 (logged as `locked`) without trying the password.
     """
 
+    @extend_schema(responses={200: TokenObtainPairSerializer, **error_responses(400, 401)})
     def post(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         data = request.data if hasattr(request.data, "get") else {}
@@ -95,6 +98,15 @@ class RefreshSerializer(TokenRefreshSerializer):
             # The same answer as simplejwt gives such an access token.
             raise AuthenticationFailed("The user's password has been changed.")
         return super().validate(attrs)
+
+
+class TokenRefreshApi(TokenRefreshView):
+    """POST /api/auth/token/refresh: simplejwt's refresh through RefreshSerializer (the
+    TOKEN_REFRESH_SERIALIZER setting); an invalid, expired or revoked refresh token is a 401."""
+
+    @extend_schema(responses={200: TokenRefreshSerializer, **error_responses(400, 401)})
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class PersonOutput(serializers.Serializer):
@@ -179,6 +191,22 @@ class OrgPathOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
+class OrgTreeOutput(serializers.Serializer):
+    """The whole chart, everyone in it (no parent given)."""
+
+    orgs = OrgNodeOutput(many=True)
+
+
+class OrgBranchOutput(serializers.Serializer):
+    """One branch (parent given): the org (null at the top), its path, its child orgs with
+    their counts, its people."""
+
+    org = OrgBranchNodeOutput(allow_null=True)
+    path = OrgPathOutput(many=True)
+    orgs = OrgBranchNodeOutput(many=True)
+    users = PersonOutput(many=True)
+
+
 class OrgTreeApi(APIView):
     @extend_schema(
         parameters=[
@@ -191,16 +219,15 @@ class OrgTreeApi(APIView):
                 "its people; give it empty (?parent=) for the top of the chart.",
             )
         ],
-        responses=inline_serializer(
-            "OrgTree",
-            {
-                "orgs": OrgNodeOutput(many=True),
-                "org": OrgBranchNodeOutput(required=False, allow_null=True),
-                "path": OrgPathOutput(many=True, required=False),
-                "users": PersonOutput(many=True, required=False),
-            },
-        ),
         operation_id="org_tree",
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="OrgTree",
+                serializers=[OrgTreeOutput, OrgBranchOutput],
+                resource_type_field_name=None,
+            ),
+            **error_responses(404),
+        },
     )
     def get(self, request: Request) -> Response:
         parent = request.query_params.get("parent")
@@ -221,7 +248,10 @@ class UserDetailApi(APIView):
 
 class UserPictureApi(APIView):
     @extend_schema(
-        responses={(200, CONTENT_TYPE): OpenApiResponse(description="the picture, a JPEG")},
+        responses={
+            (200, CONTENT_TYPE): OpenApiResponse(description="the picture, a JPEG"),
+            304: OpenApiResponse(description="Not modified: If-None-Match named its ETag."),
+        },
         operation_id="user_picture",
     )
     def get(self, request: Request, user_id: str) -> HttpResponseBase:
@@ -244,7 +274,11 @@ class MePictureApi(APIView):
     class PictureInput(serializers.Serializer):
         picture = serializers.FileField(help_text="JPEG, PNG, GIF or WebP; stored as a JPEG.")
 
-    @extend_schema(request=PictureInput, responses=MeOutput, operation_id="me_picture_put")
+    @extend_schema(
+        request=PictureInput,
+        responses={200: MeOutput, **error_responses(413)},
+        operation_id="me_picture_put",
+    )
     def put(self, request: Request) -> Response:
         upload = request.FILES.get(PICTURE_FIELD)
         if upload is None:
@@ -254,11 +288,15 @@ class MePictureApi(APIView):
         user = services.profile_picture_set(user=request.user, upload=upload, actor=request.user)
         return Response(selectors.me(user=user))
 
-    @extend_schema(request=PictureInput, responses=MeOutput, operation_id="me_picture_post")
+    @extend_schema(
+        request=PictureInput,
+        responses={200: MeOutput, **error_responses(413)},
+        operation_id="me_picture_post",
+    )
     def post(self, request: Request) -> Response:
         return self.put(request)
 
-    @extend_schema(responses=MeOutput, operation_id="me_picture_delete")
+    @extend_schema(responses={200: MeOutput}, operation_id="me_picture_delete")
     def delete(self, request: Request) -> Response:
         user = services.profile_picture_remove(user=request.user, actor=request.user)
         return Response(selectors.me(user=user))

@@ -224,10 +224,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         try:
             if text_data is None:
                 raise InvalidInput("Send JSON text frames; binary frames are not accepted.")
-            if len(text_data.encode("utf-8")) > settings.MESSENGER["WS_FRAME_MAX_BYTES"]:
-                raise TooLarge(
-                    f"A frame may have at most {settings.MESSENGER['WS_FRAME_MAX_BYTES']} bytes."
-                )
+            limit = settings.MESSENGER["WS_FRAME_MAX_BYTES"]
+            # Counting characters first spares encoding a huge frame just to refuse it: a frame
+            # has at least as many bytes as characters.
+            if len(text_data) > limit or len(text_data.encode("utf-8", "surrogatepass")) > limit:
+                raise TooLarge(f"A frame may have at most {limit} bytes.")
             try:
                 frame = json.loads(text_data)
             except ValueError:

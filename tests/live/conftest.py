@@ -31,7 +31,8 @@ class ServerProcess:
         env = dict(os.environ, MYSQL_DATABASE=settings.DATABASES["default"]["NAME"])
         if server == "uvicorn":
             cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port"]
-            cmd += [str(self.port), "--log-level", "warning", "messenger.asgi:application"]
+            cmd += [str(self.port), "--log-level", "warning", "--ws-max-size", "1048576"]
+            cmd += ["messenger.asgi:application"]
         else:
             cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
             cmd += ["messenger.asgi:application"]
