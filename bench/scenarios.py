@@ -1,0 +1,156 @@
+"""The command line of the idle, storm, rows and mixed scenarios and of `all`: their
+arguments, how each runs, and the table each writes beside its JSON."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench import env
+
+
+def progress(line: str) -> None:
+    print(f"  {time.strftime('%H:%M:%S')} {line}", flush=True)
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
+def markdown(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """A table of `rows` with (key, title, format) columns; a missing value shows "-"."""
+    lines = ["| " + " | ".join(title for _k, title, _f in columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        cells = []
+        for key, _title, fmt in columns:
+            value = row.get(key)
+            cells.append("-" if value is None else fmt.format(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _setup() -> None:
+    env.ensure_database()
+    env.setup_django()
+
+
+# --- idle ------------------------------------------------------------------------------------
+
+
+def cmd_idle(args: argparse.Namespace) -> list[dict]:
+    from bench.idle import run_idle
+
+    _setup()
+    print(f"idle: {args.count} connections to one {args.server} process", flush=True)
+    row = run_idle(
+        server_kind=args.server,
+        count=args.count,
+        workers=args.workers,
+        idle_seconds=args.idle_seconds,
+        alive_period=args.alive_period,
+        ramp_timeout=args.ramp_timeout,
+        progress=progress,
+    )
+    progress(
+        f"{row['connected']} open, {row['rss_kb_per_socket']:.1f} KB/socket, "
+        f"idle CPU {row['idle_cpu_percent']:.1f} %, with heartbeats {row['alive_cpu_percent']:.1f} %"
+    )
+    return [row]
+
+
+def table_idle(rows: list[dict]) -> str:
+    text = markdown(
+        rows,
+        [
+            ("server", "server", "{}"),
+            ("requested", "requested", "{}"),
+            ("connected", "held", "{}"),
+            ("failed", "failed", "{}"),
+            ("connects_per_s", "connects/s", "{:.0f}"),
+            ("ramp_cpu_ms_per_connect", "CPU ms/connect", "{:.2f}"),
+            ("rss_kb_per_socket", "RSS KB/socket", "{:.1f}"),
+            ("server_rss_connected_kb", "server RSS KB", "{}"),
+            ("idle_cpu_percent", "idle CPU %", "{:.2f}"),
+            ("alive_cpu_percent", "CPU % with alive", "{:.2f}"),
+            ("alive_ms_p99", "alive ack p99 ms", "{:.1f}"),
+            ("still_open_after_alive", "open at end", "{}"),
+        ],
+    )
+    notes = []
+    for row in rows:
+        if row.get("failures"):
+            notes.append(f"failures: {row['failures']}")
+        if row.get("closed_by_server"):
+            notes.append(f"closed by the server (close code: count): {row['closed_by_server']}")
+        notes.append(
+            f"idle CPU is over {row['idle_seconds']:.0f} s without client frames "
+            f"(server WebSocket pings every {row['server_ping_interval_s']} s); "
+            f"'with alive' is over {row['alive_seconds']:.0f} s with every socket sending "
+            f"`alive` every {row['alive_period_s']:.0f} s. Target: >= 10,000 sockets per "
+            "process, <= 100 KB each, <= 5 % CPU."
+        )
+    return text + "\n\n" + "\n".join(notes)
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+
+def cmd_rows(args: argparse.Namespace) -> list[dict]:
+    from bench.rows import run_rows
+
+    _setup()
+    rows = []
+    for size in args.sizes:
+        print(f"rows: {args.messages} messages in a room of {size}", flush=True)
+        row = run_rows(size=size, messages=args.messages, progress=progress)
+        rows.append(row)
+        progress(
+            f"{row['rows_per_message']:.2f} rows written per message "
+            f"({row['statements_per_message']:.2f} statements)"
+        )
+    return rows
+
+
+def table_rows(rows: list[dict]) -> str:
+    text = markdown(
+        rows,
+        [
+            ("members", "members", "{}"),
+            ("messages", "messages", "{}"),
+            ("rows_per_message", "rows written/msg", "{:.2f}"),
+            ("statements_per_message", "write statements/msg", "{:.2f}"),
+            ("handler_writes_per_message", "Handler_write/msg", "{:.1f}"),
+            ("handler_updates_per_message", "Handler_update/msg", "{:.1f}"),
+            ("ms_per_send", "ms/send (in process)", "{:.1f}"),
+            ("notify_rows_per_message", "notify rule rows/msg", "{:.2f}"),
+        ],
+    )
+    lines = [text, "", "Rows per message by statement and table:"]
+    for row in rows:
+        parts = ", ".join(f"{k} {v:g}" for k, v in row["by_table"].items())
+        lines.append(f"- {row['members']} members: {parts or 'none'}")
+        notify = ", ".join(f"{k} {v:g}" for k, v in row["notify_by_table"].items())
+        lines.append(f"  - notification rule: {notify or 'none'}")
+    lines.append("")
+    lines.append("Target: <= 3 rows written per message whatever the room size.")
+    return "\n".join(lines)
+
+
+# --- the parsers -----------------------------------------------------------------------------
+
+
+def add_parsers(sub) -> None:
+    idle = sub.add_parser("idle", help="N idle authenticated sockets on one server process")
+    idle.add_argument("--count", type=int, default=10000)
+    idle.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+    idle.add_argument("--workers", type=int, default=4, help="client processes")
+    idle.add_argument("--idle-seconds", type=float, default=20.0, help="quiet window")
+    idle.add_argument("--alive-period", type=float, default=25.0, help="heartbeat period")
+    idle.add_argument("--ramp-timeout", type=float, default=300.0)
+    idle.set_defaults(func=cmd_idle, table=table_idle)
+
+    rows = sub.add_parser("rows", help="database rows written per message, by room size")
+    rows.add_argument("--sizes", type=int_list, default=[2, 50, 500, 2000])
+    rows.add_argument("--messages", type=int, default=20, help="messages per size")
+    rows.set_defaults(func=cmd_rows, table=table_rows)
