@@ -85,14 +85,18 @@ async def _idle_client(wid: int, urls: list[str], control, report) -> None:
 
     stopping = False
     readers: list[asyncio.Task] = []
+    loop = asyncio.get_running_loop()
     connecting = asyncio.gather(*(connect(url) for url in urls))
+    # The driver may halt the ramp (its time is up): the sockets open so far stay open.
+    halt = loop.run_in_executor(None, control.get)
     while not connecting.done():
         report.put(("progress", wid, len(sockets), sum(failures.values())))
-        await asyncio.wait([connecting], timeout=1)
-    await connecting
+        await asyncio.wait([connecting, halt], timeout=1, return_when=asyncio.FIRST_COMPLETED)
+        if halt.done():
+            connecting.cancel()
+            break
+    await asyncio.gather(connecting, return_exceptions=True)
     report.put(("connected", wid, len(sockets), dict(failures)))
-
-    loop = asyncio.get_running_loop()
     alive_tasks: list[asyncio.Task] = []
 
     async def heartbeat(index: int, ws: Any, period: float) -> None:
@@ -108,8 +112,13 @@ async def _idle_client(wid: int, urls: list[str], control, report) -> None:
                 return
             await asyncio.sleep(period)
 
+    reading = halt
     while True:
-        command = await loop.run_in_executor(None, control.get)
+        command = await reading
+        if command[0] != "stop":
+            reading = loop.run_in_executor(None, control.get)
+        if command[0] == "halt":
+            continue
         if command[0] == "alive":
             period = command[1]
             alive_tasks = [
@@ -191,11 +200,15 @@ def run_idle(
         failed = dict.fromkeys(range(workers), 0)
         failures: Counter[str] = Counter()
         done = set()
+        halted = False
         tick = Ticker(progress)
         deadline = ramp_start + ramp_timeout
         while len(done) < workers:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ramp did not finish in {ramp_timeout} s")
+            if time.monotonic() > deadline and not halted:
+                progress(f"ramp time ({ramp_timeout:.0f} s) is up: measuring what is open")
+                halted = True
+                for control in controls:
+                    control.put(("halt",))
             dead = [p.exitcode for p in procs if not p.is_alive()]
             if dead and report.empty():
                 raise RuntimeError(f"a client process exited ({dead}) during the ramp")
@@ -273,6 +286,7 @@ def run_idle(
         return {
             "server": server_kind,
             "requested": count,
+            "ramp_halted": halted,
             "connected": connected,
             "failed": sum(failed.values()),
             "failures": dict(failures.most_common(5)),

@@ -4,6 +4,8 @@ arguments, how each runs, and the table each writes beside its JSON."""
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 
 from bench import env
@@ -31,6 +33,8 @@ def markdown(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
 
 
 def _setup() -> None:
+    # A terminated run still stops its servers and client processes (the `finally`s).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env.ensure_database()
     env.setup_django()
 
@@ -79,6 +83,11 @@ def table_idle(rows: list[dict]) -> str:
     )
     notes = []
     for row in rows:
+        if row.get("ramp_halted"):
+            notes.append(
+                f"The ramp ran out of time (--ramp-timeout) after {row['connected']} sockets; "
+                "the figures are for those."
+            )
         if row.get("failures"):
             notes.append(f"failures: {row['failures']}")
         if row.get("closed_by_server"):
@@ -137,6 +146,68 @@ def table_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --- storm -----------------------------------------------------------------------------------
+
+
+def cmd_storm(args: argparse.Namespace) -> list[dict]:
+    from bench.storm import run_storm
+
+    _setup()
+    print(
+        f"storm: {args.count} clients in rooms of {args.room_size}, "
+        f"{args.processes} server process(es)",
+        flush=True,
+    )
+    row = run_storm(
+        count=args.count,
+        room_size=args.room_size,
+        processes=args.processes,
+        workers=args.workers,
+        window=args.window,
+        rate=args.rate,
+        timeout=args.timeout,
+        progress=progress,
+    )
+    progress(
+        f"reconnect p99 {row['reconnect_ms_p99']:.0f} ms, catch-up p99 "
+        f"{row['catchup_ms_p99']:.0f} ms, lost {row['lost']}, doubled {row['doubled']}"
+    )
+    return [row]
+
+
+def table_storm(rows: list[dict]) -> str:
+    text = markdown(
+        rows,
+        [
+            ("clients", "clients", "{}"),
+            ("room_size", "room size", "{}"),
+            ("server_processes", "server processes", "{}"),
+            ("window_s", "window s", "{:.0f}"),
+            ("acked", "messages sent+acked", "{}"),
+            ("reconnected", "reconnected", "{}"),
+            ("caught_up", "caught up", "{}"),
+            ("reconnect_ms_p50", "reconnect p50 ms", "{:.0f}"),
+            ("reconnect_ms_p99", "reconnect p99 ms", "{:.0f}"),
+            ("catchup_ms_p50", "catch-up p50 ms", "{:.0f}"),
+            ("catchup_ms_p99", "catch-up p99 ms", "{:.0f}"),
+            ("lost", "lost", "{}"),
+            ("doubled", "doubled", "{}"),
+        ],
+    )
+    notes = []
+    for row in rows:
+        notes.append(
+            f"{row['expected_copies']} message copies expected across clients; "
+            f"{row['deduped_copies']} arrived both by push and by catch-up (deduped by msg_id); "
+            f"{row['catchup_requests']} catch-up requests."
+        )
+        if row["errors"]:
+            notes.append(f"errors: {row['errors']}")
+        if row["closed_by_server"]:
+            notes.append(f"closed by the server (code: count): {row['closed_by_server']}")
+    return text + "\n\n" + "\n".join(notes)
+
+
 # --- the parsers -----------------------------------------------------------------------------
 
 
@@ -149,6 +220,16 @@ def add_parsers(sub) -> None:
     idle.add_argument("--alive-period", type=float, default=25.0, help="heartbeat period")
     idle.add_argument("--ramp-timeout", type=float, default=300.0)
     idle.set_defaults(func=cmd_idle, table=table_idle)
+
+    storm = sub.add_parser("storm", help="every client drops and reconnects with catch-up")
+    storm.add_argument("--count", type=int, default=5000, help="clients")
+    storm.add_argument("--room-size", type=int, default=50)
+    storm.add_argument("--processes", type=int, default=1, help="server processes")
+    storm.add_argument("--workers", type=int, default=4, help="client processes")
+    storm.add_argument("--window", type=float, default=10.0, help="seconds the drops spread over")
+    storm.add_argument("--rate", type=float, default=20.0, help="messages per second sent")
+    storm.add_argument("--timeout", type=float, default=600.0, help="seconds, at most")
+    storm.set_defaults(func=cmd_storm, table=table_storm)
 
     rows = sub.add_parser("rows", help="database rows written per message, by room size")
     rows.add_argument("--sizes", type=int_list, default=[2, 50, 500, 2000])
