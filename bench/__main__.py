@@ -102,7 +102,7 @@ def add_scenarios(sub) -> None:
     scenarios.add_parsers(sub)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     sub = parser.add_subparsers(dest="scenario", required=True)
@@ -118,9 +118,40 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--no-baseline", dest="baseline", action="store_false")
     fan.set_defaults(func=cmd_fanout, table=table)
     add_scenarios(sub)
+    return parser
+
+
+def run_all(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Every scenario of the plan in turn; one failing does not stop the others."""
+    only = {name for name in args.only.split(",") if name}
+    texts, failed = [], []
+    for plan in args.smoke_plan if args.smoke else args.plan:
+        if only and plan[0] not in only:
+            continue
+        sub_args = parser.parse_args(["--out", str(args.out), *plan])
+        print(f"== python -m bench {' '.join(plan)}", flush=True)
+        try:
+            rows = sub_args.func(sub_args)
+        except Exception as error:
+            failed.append(plan[0])
+            texts.append(f"## {' '.join(plan)}\n\nFAILED: {error!r}")
+            print(f"FAILED: {error!r}", flush=True)
+            continue
+        text = sub_args.table(rows)
+        write_report(args.out, sub_args.scenario, vars(sub_args), rows, text)
+        texts.append(f"## {' '.join(plan)}\n\n{text}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"all-{stamp}.md").write_text("\n\n".join(texts) + "\n")
+    print(f"\nwrote {args.out / f'all-{stamp}.md'}; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.scenario == "all":
-        return args.func(args)
+        return run_all(parser, args)
     rows = args.func(args)
     write_report(args.out, args.scenario, vars(args), rows, args.table(rows))
     return 0

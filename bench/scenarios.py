@@ -208,6 +208,83 @@ def table_storm(rows: list[dict]) -> str:
     return text + "\n\n" + "\n".join(notes)
 
 
+# --- mixed -----------------------------------------------------------------------------------
+
+
+def cmd_mixed(args: argparse.Namespace) -> list[dict]:
+    from bench.mixed import run_mixed
+
+    _setup()
+    print(
+        f"mixed: steps {args.steps}, {args.step_seconds:.0f} s each, think {args.think:.0f} s",
+        flush=True,
+    )
+    rows = run_mixed(
+        steps=args.steps,
+        step_seconds=args.step_seconds,
+        think=args.think,
+        room_size=args.room_size,
+        processes=args.processes,
+        workers=args.workers,
+        max_seconds=args.max_seconds,
+        progress=progress,
+    )
+    held = [r["users"] for r in rows if r["held"]]
+    progress(f"largest step held: {max(held) if held else 'none'} users")
+    return rows
+
+
+def table_mixed(rows: list[dict]) -> str:
+    text = markdown(
+        rows,
+        [
+            ("users", "users", "{}"),
+            ("requests_per_s", "requests/s", "{:.0f}"),
+            ("mean_ms", "mean ms", "{:.1f}"),
+            ("p50_ms", "p50 ms", "{:.1f}"),
+            ("p99_ms", "p99 ms", "{:.1f}"),
+            ("errors", "errors", "{}"),
+            ("held", "held", "{}"),
+        ],
+    )
+    lines = [text, ""]
+    for row in rows:
+        ops = ", ".join(
+            f"{op} {v['count']} (p50 {v['p50_ms']:.0f} / p99 {v['p99_ms']:.0f} ms)"
+            for op, v in row["ops"].items()
+        )
+        lines.append(f"- {row['users']} users: {ops}")
+        if row["error_ops"]:
+            lines.append(f"  - errors by request: {row['error_ops']}")
+    held = [r["users"] for r in rows if r["held"]]
+    lines.append("")
+    lines.append(
+        f"Largest number of users held (mean <= 100 ms, p99 <= 2 s, errors <= 1 %): "
+        f"{max(held) if held else 'none'}."
+    )
+    return "\n".join(lines)
+
+
+# --- all -------------------------------------------------------------------------------------
+
+# Every scenario with sizes that fit in about 20-30 minutes on the 2-core machine.
+ALL_PLAN: list[list[str]] = [
+    ["rows", "--sizes", "2,50,500,2000", "--messages", "20"],
+    ["fanout", "--sizes", "2,50,500,2000", "--paced", "40", "--burst", "100"],
+    ["idle", "--count", "10000", "--ramp-timeout", "420"],
+    ["storm", "--count", "5000", "--room-size", "50", "--timeout", "600"],
+    ["mixed", "--max-seconds", "300"],
+]
+# The same with tiny sizes (`all --smoke`): proves the plan runs, in about a minute.
+SMOKE_PLAN: list[list[str]] = [
+    ["rows", "--sizes", "2,5", "--messages", "2"],
+    ["fanout", "--sizes", "3", "--paced", "3", "--burst", "3", "--no-baseline"],
+    ["idle", "--count", "20", "--workers", "1", "--idle-seconds", "1", "--alive-period", "1"],
+    ["storm", "--count", "10", "--room-size", "5", "--workers", "1", "--window", "1"],
+    ["mixed", "--steps", "3", "--step-seconds", "2", "--think", "0.5"],
+]
+
+
 # --- the parsers -----------------------------------------------------------------------------
 
 
@@ -230,6 +307,23 @@ def add_parsers(sub) -> None:
     storm.add_argument("--rate", type=float, default=20.0, help="messages per second sent")
     storm.add_argument("--timeout", type=float, default=600.0, help="seconds, at most")
     storm.set_defaults(func=cmd_storm, table=table_storm)
+
+    mixed = sub.add_parser("mixed", help="simulated users in steps: the largest number held")
+    mixed.add_argument("--steps", type=int_list, default=[50, 100, 200, 400, 800, 1600])
+    mixed.add_argument("--step-seconds", type=float, default=30.0)
+    mixed.add_argument("--think", type=float, default=10.0, help="mean seconds between actions")
+    mixed.add_argument("--room-size", type=int, default=8)
+    mixed.add_argument("--processes", type=int, default=1, help="server processes")
+    mixed.add_argument("--workers", type=int, default=2, help="client processes")
+    mixed.add_argument("--max-seconds", type=float, default=300.0)
+    mixed.set_defaults(func=cmd_mixed, table=table_mixed)
+
+    every = sub.add_parser("all", help="every scenario, sized for about 20-30 minutes")
+    every.add_argument(
+        "--only", default="", help="comma-separated scenarios of the plan to run (default all)"
+    )
+    every.add_argument("--smoke", action="store_true", help="tiny sizes: does every one run?")
+    every.set_defaults(plan=ALL_PLAN, smoke_plan=SMOKE_PLAN)
 
     rows = sub.add_parser("rows", help="database rows written per message, by room size")
     rows.add_argument("--sizes", type=int_list, default=[2, 50, 500, 2000])

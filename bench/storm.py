@@ -327,11 +327,7 @@ def run_storm(
         connected_event = threading.Event()
         sender = multiprocessing.pool.ThreadPool(1).apply_async(
             asyncio.run,
-            (
-                _send(
-                    servers[0], tokens[0], rooms, tag, rate, (connected_event, plan), sent, acked
-                ),
-            ),
+            (_send(servers[0], tokens[0], rooms, tag, rate, (connected_event, plan), sent, acked),),
         )
         # The sender connects before the storm.
         while not connected_event.wait(1):
