@@ -121,7 +121,3 @@ class Ticker:
         if force or now - self.last >= self.every:
             self.last = now
             self.progress(line)
-
-
-def ws_url(server: Any, token: str) -> str:
-    return server.ws + token
