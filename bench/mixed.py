@@ -167,7 +167,8 @@ async def _mixed_worker(wid: int, think: float, step, control, report) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     tasks: list[asyncio.Task] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Few REST requests in flight per client process: each holds a server database connection.
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
     async with httpx.AsyncClient(limits=limits, timeout=60) as http:
         reading = loop.run_in_executor(None, control.get)
         while True:

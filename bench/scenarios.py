@@ -201,6 +201,10 @@ def table_storm(rows: list[dict]) -> str:
             f"{row['deduped_copies']} arrived both by push and by catch-up (deduped by msg_id); "
             f"{row['catchup_requests']} catch-up requests."
         )
+        notes.append(
+            f"sender: {row['sent']} sent, {row['acked']} acked, {row.get('send_refused')} refused "
+            f"{row.get('send_errors') or ''}, {row.get('send_unanswered')} unanswered."
+        )
         if row["errors"]:
             notes.append(f"errors: {row['errors']}")
         if row["closed_by_server"]:

@@ -33,6 +33,7 @@ from bench.common import (
 from bench.env import Server
 
 CONNECT_CONCURRENCY = 50
+HTTP_CONNECTIONS = 8  # REST requests in flight per client process
 
 
 class StormClient:
@@ -159,7 +160,12 @@ async def _storm_clients(wid: int, specs: list[tuple], tag: str, control, report
     if command[0] != "storm":
         return
     _kind, t0, window = command
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    # Each REST request in flight holds a server thread and, under ASGI, a database
+    # connection (docs/benchmarks.md): a few per client process keep MariaDB's
+    # max_connections away.
+    limits = httpx.Limits(
+        max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
+    )
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
         tasks = [
             asyncio.create_task(c.storm(http, t0 + random.uniform(0, window))) for c in clients
@@ -221,7 +227,15 @@ def prepare(count: int, room_size: int, progress) -> tuple[str, Any, list[int], 
 
 
 async def _send(
-    server: Server, token: str, rooms: list[int], tag: str, rate: float, plan, sent, acked
+    server: Server,
+    token: str,
+    rooms: list[int],
+    tag: str,
+    rate: float,
+    plan,
+    sent,
+    acked,
+    refused,
 ) -> None:
     """Connect, then send round-robin into the rooms at `rate` per second from the storm's
     start until its end (`plan`: a one-item queue giving (start, until) wall times)."""
@@ -242,6 +256,8 @@ async def _send(
                     index = pending.pop(str(frame["ack"]), None)
                     if index is not None and frame["ok"]:
                         acked[index] = frame["data"]["room_id"]
+                    elif index is not None:
+                        refused[index] = frame["error"]["code"] + ": " + frame["error"]["message"]
 
         reader = asyncio.create_task(read())
         index = 0
@@ -323,11 +339,24 @@ def run_storm(
         rooms = sorted(set(room_ids))
         sent: dict[int, int] = {}
         acked: dict[int, int] = {}
+        refused: dict[int, str] = {}
         plan: queue.Queue = queue.Queue()
         connected_event = threading.Event()
         sender = multiprocessing.pool.ThreadPool(1).apply_async(
             asyncio.run,
-            (_send(servers[0], tokens[0], rooms, tag, rate, (connected_event, plan), sent, acked),),
+            (
+                _send(
+                    servers[0],
+                    tokens[0],
+                    rooms,
+                    tag,
+                    rate,
+                    (connected_event, plan),
+                    sent,
+                    acked,
+                    refused,
+                ),
+            ),
         )
         # The sender connects before the storm.
         while not connected_event.wait(1):
@@ -365,7 +394,11 @@ def run_storm(
             while msg[0] != "result":
                 msg = next_report()
             results.extend(msg[2])
-        return _summarise(results, sent, acked, count, room_size, processes, window, rate)
+        row = _summarise(results, sent, acked, count, room_size, processes, window, rate)
+        row["send_refused"] = len(refused)
+        row["send_errors"] = dict(Counter(refused.values()).most_common(3))
+        row["send_unanswered"] = len(sent) - len(acked) - len(refused)
+        return row
     finally:
         for control in controls:
             control.put(("finish",))

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -275,7 +276,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             if self.open_room_id is not None:
                 self._mark_focus()
 
-        await database_sync_to_async(mark)()
+        # Redis only: not queued behind the process's one database thread (and its
+        # connection checks), where 8,000 sockets' heartbeats waited seconds for their acks.
+        await sync_to_async(mark, thread_sensitive=False)()
 
     def _mark_focus(self) -> None:
         presence.focus_mark(
