@@ -4,6 +4,7 @@ arguments, how each runs, and the table each writes beside its JSON."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -30,6 +31,16 @@ def markdown(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
             cells.append("-" if value is None else fmt.format(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _rest_heavy() -> None:
+    """Servers of REST-heavy scenarios close each request's database connection: under ASGI
+    every request runs in a thread of its own, and persistent connections (the default 60 s)
+    piled up past MariaDB's max_connections in a storm (docs/benchmarks.md). An explicit
+    MYSQL_CONN_MAX_AGE in the environment wins."""
+    if "MYSQL_CONN_MAX_AGE" not in os.environ:
+        os.environ["MYSQL_CONN_MAX_AGE"] = "0"
+        progress("server processes run with MYSQL_CONN_MAX_AGE=0 (see docs/benchmarks.md)")
 
 
 def _setup() -> None:
@@ -153,6 +164,7 @@ def cmd_storm(args: argparse.Namespace) -> list[dict]:
     from bench.storm import run_storm
 
     _setup()
+    _rest_heavy()
     print(
         f"storm: {args.count} clients in rooms of {args.room_size}, "
         f"{args.processes} server process(es)",
@@ -219,6 +231,7 @@ def cmd_mixed(args: argparse.Namespace) -> list[dict]:
     from bench.mixed import run_mixed
 
     _setup()
+    _rest_heavy()
     print(
         f"mixed: steps {args.steps}, {args.step_seconds:.0f} s each, think {args.think:.0f} s",
         flush=True,
