@@ -76,13 +76,38 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_report(out: Path, scenario: str, args: dict, rows: list[dict], text: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = {
+        "scenario": scenario,
+        "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
+        "args": {k: v for k, v in args.items() if k not in ("out", "func", "table")},
+        "rows": rows,
+    }
+    (out / f"{scenario}-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / f"{scenario}-{stamp}.md").write_text(text + "\n")
+    print()
+    print(text)
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
+def add_scenarios(sub) -> None:
+    """The scenarios of bench/scenarios.py: idle, storm, rows, mixed."""
+    from bench import scenarios
+
+    scenarios.add_parsers(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
     sub = parser.add_subparsers(dest="scenario", required=True)
     fan = sub.add_parser("fanout", help="one room of N members, all online")
-    fan.add_argument(
-        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[2, 50, 500, 2000]
-    )
+    fan.add_argument("--sizes", type=int_list, default=[2, 50, 500, 2000])
     fan.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     fan.add_argument("--processes", type=int, default=1, help="server processes (ours)")
     fan.add_argument("--paced", type=int, default=40, help="messages sent at --rate")
@@ -91,24 +116,44 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--workers", type=int, default=2, help="receiver processes")
     fan.add_argument("--timeout", type=float, default=120.0, help="seconds per run, at most")
     fan.add_argument("--no-baseline", dest="baseline", action="store_false")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"))
-    args = parser.parse_args(argv)
-    rows = cmd_fanout(args)
-    args.out.mkdir(parents=True, exist_ok=True)
+    fan.set_defaults(func=cmd_fanout, table=table)
+    add_scenarios(sub)
+    return parser
+
+
+def run_all(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Every scenario of the plan in turn; one failing does not stop the others."""
+    only = {name for name in args.only.split(",") if name}
+    texts, failed = [], []
+    for plan in args.smoke_plan if args.smoke else args.plan:
+        if only and plan[0] not in only:
+            continue
+        sub_args = parser.parse_args(["--out", str(args.out), *plan])
+        print(f"== python -m bench {' '.join(plan)}", flush=True)
+        try:
+            rows = sub_args.func(sub_args)
+        except Exception as error:
+            failed.append(plan[0])
+            texts.append(f"## {' '.join(plan)}\n\nFAILED: {error!r}")
+            print(f"FAILED: {error!r}", flush=True)
+            continue
+        text = sub_args.table(rows)
+        write_report(args.out, sub_args.scenario, vars(sub_args), rows, text)
+        texts.append(f"## {' '.join(plan)}\n\n{text}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    report = {
-        "scenario": args.scenario,
-        "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
-        "args": {k: v for k, v in vars(args).items() if k != "out"},
-        "rows": rows,
-    }
-    (args.out / f"{args.scenario}-{stamp}.json").write_text(
-        json.dumps(report, indent=2, default=str)
-    )
-    text = table(rows)
-    (args.out / f"{args.scenario}-{stamp}.md").write_text(text + "\n")
-    print()
-    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"all-{stamp}.md").write_text("\n\n".join(texts) + "\n")
+    print(f"\nwrote {args.out / f'all-{stamp}.md'}; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.scenario == "all":
+        return run_all(parser, args)
+    rows = args.func(args)
+    write_report(args.out, args.scenario, vars(args), rows, args.table(rows))
     return 0
 
 

@@ -5,11 +5,39 @@ process sees the same answer. Entries expire unless the connection refreshes the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 KINDS = ("web", "mobile")
 TTL_SECONDS = 90
+
+
+_shared: Any = None
+
+
+def _cache() -> Any:
+    """One cache client per process, shared by every connection.
+
+    Django's `cache` proxy keeps one backend object per async context, and each WebSocket
+    connection runs in its own context: through the proxy every socket held its own Redis
+    connection pool and connection for its whole life (one Redis client per socket: about
+    10 KB and a file descriptor each in the server, and Redis's `maxclients` reached near
+    10,000 sockets; measured by `python -m bench idle`). The backend's Redis client is
+    thread-safe, so one object serves the process."""
+    global _shared
+    if _shared is None:
+        _shared = caches.create_connection("default")
+    return _shared
+
+
+@receiver(setting_changed)
+def _forget_cache(*, setting: str, **kwargs: Any) -> None:
+    global _shared
+    if setting == "CACHES":
+        _shared = None
 
 
 def _key(user_pk: int, kind: str) -> str:
@@ -17,19 +45,19 @@ def _key(user_pk: int, kind: str) -> str:
 
 
 def presence_mark(*, user_pk: int, kind: str, conn_id: str) -> None:
-    cache.set(_key(user_pk, kind), conn_id, TTL_SECONDS)
+    _cache().set(_key(user_pk, kind), conn_id, TTL_SECONDS)
 
 
 def presence_clear(*, user_pk: int, kind: str, conn_id: str) -> None:
     """Forget this connection, unless a newer one of the same kind has taken its place."""
-    if cache.get(_key(user_pk, kind)) == conn_id:
-        cache.delete(_key(user_pk, kind))
+    if _cache().get(_key(user_pk, kind)) == conn_id:
+        _cache().delete(_key(user_pk, kind))
 
 
 def presence_kinds(user_pks: Iterable[int]) -> dict[int, list[str]]:
     """The client kinds each user is connected with right now (absent: offline)."""
     pks = list(set(user_pks))
-    found = cache.get_many([_key(pk, kind) for pk in pks for kind in KINDS])
+    found = _cache().get_many([_key(pk, kind) for pk in pks for kind in KINDS])
     result: dict[int, list[str]] = {}
     for pk in pks:
         kinds = [kind for kind in KINDS if _key(pk, kind) in found]
@@ -53,9 +81,9 @@ def focus_mark(
 ) -> None:
     """Record the room this connection has open (None: none) and whether it has focus."""
     if room_id is None:
-        cache.delete(_focus_key(user_pk, kind))
+        _cache().delete(_focus_key(user_pk, kind))
         return
-    cache.set(
+    _cache().set(
         _focus_key(user_pk, kind),
         {"conn": conn_id, "room": room_id, "focused": focused},
         TTL_SECONDS,
@@ -64,15 +92,15 @@ def focus_mark(
 
 def focus_clear(*, user_pk: int, kind: str, conn_id: str) -> None:
     """Forget this connection's open room, unless a newer connection has replaced it."""
-    entry = cache.get(_focus_key(user_pk, kind))
+    entry = _cache().get(_focus_key(user_pk, kind))
     if entry is not None and entry.get("conn") == conn_id:
-        cache.delete(_focus_key(user_pk, kind))
+        _cache().delete(_focus_key(user_pk, kind))
 
 
 def room_focused_pks(*, user_pks: Iterable[int], room_id: int) -> set[int]:
     """The users who have this room open and focused on any connection right now."""
     pks = list(set(user_pks))
-    found = cache.get_many([_focus_key(pk, kind) for pk in pks for kind in KINDS])
+    found = _cache().get_many([_focus_key(pk, kind) for pk in pks for kind in KINDS])
     return {
         pk
         for pk in pks

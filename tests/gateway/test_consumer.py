@@ -242,3 +242,22 @@ async def test_presence_pushed_to_direct_peer(clients):
     await b.ws.disconnect()
     offline = await a.push("presence")
     assert offline["data"] == {"user_id": "bob", "online": False, "kinds": []}
+
+
+async def test_alive_refreshes_presence_at_most_every_half_ttl(clients, monkeypatch):
+    from messenger import presence
+    from messenger.gateway import consumer
+
+    alice = await make("alice")
+    a = await clients(alice)
+    assert (await sync_to_async(presence.presence_kinds)([alice.pk]))[alice.pk] == ["web"]
+    await sync_to_async(presence.presence_clear)(
+        user_pk=alice.pk, kind="web", conn_id=presence._cache().get(presence._key(alice.pk, "web"))
+    )
+    # Right after connecting (which marked presence) a heartbeat writes nothing.
+    assert (await a.request("alive"))["ok"] is True
+    assert await sync_to_async(presence.presence_kinds)([alice.pk]) == {}
+    # Once half the TTL has passed, the next heartbeat refreshes the entry.
+    monkeypatch.setattr(consumer, "PRESENCE_REFRESH_SECONDS", 0)
+    assert (await a.request("alive"))["ok"] is True
+    assert (await sync_to_async(presence.presence_kinds)([alice.pk]))[alice.pk] == ["web"]
