@@ -254,3 +254,5 @@ def test_delivery_database_down(stack, two_servers, rooms, report):
     assert set(figures["error_acks"]) <= {"unavailable"}, figures["error_acks"]
     assert figures["error_acks"].get("unavailable", 0) > 0
     assert figures["timeouts"] == 0
+    # No socket was closed by the server: only the clients' own closes at the end (1000).
+    assert set(figures["close_codes"]) == {"1000"}, figures["close_codes"]
