@@ -60,6 +60,8 @@ class FileLog(models.Model):
         indexes = [
             models.Index(fields=["state", "expires_at"], name="filelog_state_expiry"),
             models.Index(fields=["sender", "state"], name="filelog_sender_state"),
+            # Expired or abandoned uploads whose bytes are not yet recorded as deleted.
+            models.Index(fields=["state", "removed_at"], name="filelog_state_removed"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from filetransfer import images, linkpreview, selectors, storage
@@ -467,14 +468,38 @@ def _expire_upload(*, root_pk: int, now: datetime) -> bool:
             return False
         logs = [root, *FileLog.objects.select_for_update().filter(source=root)]
         FileLog.objects.filter(pk__in=[log.pk for log in logs], state=FileLog.State.STORED).update(
-            state=FileLog.State.EXPIRED, removed_at=now, updated_at=now
+            state=FileLog.State.EXPIRED, updated_at=now
         )
         message_services.messages_mark_expired(
             message_pks=[log.message_id for log in logs if log.message_id]
         )
-        names = [root.storage_name, root.thumbnail_name]
-        transaction.on_commit(lambda: storage.delete_quietly(names), robust=True)
+        transaction.on_commit(lambda: _remove_bytes(root), robust=True)
     return True
+
+
+def _remove_bytes(root: FileLog) -> None:
+    """Delete an expired or abandoned upload's bytes, then record it (removed_at) on its row
+    and its forwards' rows. A process killed in between leaves removed_at empty, and the next
+    expiry run finishes the job (_finish_removals)."""
+    storage.delete_quietly([root.storage_name, root.thumbnail_name])
+    FileLog.objects.filter(Q(pk=root.pk) | Q(source=root.pk), removed_at__isnull=True).update(
+        removed_at=timezone.now()
+    )
+
+
+def _finish_removals(*, limit: int) -> int:
+    """Delete the bytes of uploads that were expired or abandoned but whose bytes were never
+    recorded as deleted: the process died between the commit and the deletion."""
+    left = list(
+        FileLog.objects.filter(
+            state__in=[FileLog.State.EXPIRED, FileLog.State.DELETED],
+            source__isnull=True,
+            removed_at__isnull=True,
+        ).order_by("pk")[:limit]
+    )
+    for root in left:
+        _remove_bytes(root)
+    return len(left)
 
 
 def _delete_abandoned(*, now: datetime, limit: int) -> int:
@@ -489,9 +514,9 @@ def _delete_abandoned(*, now: datetime, limit: int) -> int:
     for log in stale:
         # The row first: an upload that became STORED since the select keeps its bytes.
         if FileLog.objects.filter(pk=log.pk, state=FileLog.State.PENDING).update(
-            state=FileLog.State.DELETED, removed_at=now, updated_at=now
+            state=FileLog.State.DELETED, updated_at=now
         ):
-            storage.delete_quietly([log.storage_name, log.thumbnail_name])
+            _remove_bytes(log)
             deleted += 1
     return deleted
 
@@ -508,6 +533,8 @@ def files_expire(*, now: datetime | None = None, limit: int = 1000) -> dict[str,
     """The expiry job: delete files past their expiry (their messages stay, marked expired and
     pushed as message_updated), uploads that never completed, and old link previews."""
     now = now or timezone.now()
+    # First what an earlier run left half done (it died between a commit and a deletion).
+    finished = _finish_removals(limit=limit)
     expired = 0
     while True:
         # In batches, each upload in its own transaction: a backlog never holds long locks.
@@ -524,12 +551,15 @@ def files_expire(*, now: datetime | None = None, limit: int = 1000) -> dict[str,
     counts = {
         "expired": expired,
         "abandoned": _delete_abandoned(now=now, limit=limit),
+        "finished": finished,
         "previews": _delete_old_previews(now=now, limit=limit),
     }
     logger.info(
-        "file expiry: %d expired, %d unfinished uploads deleted, %d link previews dropped",
+        "file expiry: %d expired, %d unfinished uploads deleted, %d interrupted deletions "
+        "finished, %d link previews dropped",
         counts["expired"],
         counts["abandoned"],
+        counts["finished"],
         counts["previews"],
     )
     return counts

@@ -513,7 +513,12 @@ def _stored_for_retry(*, actor: User, room_pk: int, msg_id: uuid.UUID) -> dict[s
     message = Message.objects.select_related("sender", "reply_to", "reply_to__sender").get(
         msg_id=msg_id
     )
-    return message_payload(message, unread=unread_counts(room_id=message.room_id)(message.seq))
+    payload = message_payload(message, unread=unread_counts(room_id=message.room_id)(message.seq))
+    # The first attempt may have committed and lost its answer and its push (the database
+    # connection broke during COMMIT): push it again, so members see it without a gap;
+    # clients drop a message whose msg_id they hold.
+    publish_on_commit(room_selectors.room_member_user_pks(room_id=room_pk), MESSAGE, payload)
+    return payload
 
 
 def _visible_message(*, member: RoomMember, msg_id: Any, field: str) -> Message:

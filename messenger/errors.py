@@ -103,6 +103,31 @@ class RateLimited(ApplicationError):
         super().__init__(message, extra={"retry_after": retry_after} if retry_after else None)
 
 
+class ServiceUnavailable(ApplicationError):
+    status = 503
+    code = "unavailable"
+    message = "The service is briefly unavailable (database or Redis); try again."
+
+
+# A lost or refused connection to the database or Redis, a lock wait timeout, a deadlock: the
+# request did nothing it can report, and the same request (idempotent by its ids) may be sent
+# again. Anything else unknown stays a 500.
+def _outage_types() -> tuple[type[BaseException], ...]:
+    from django.db import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+def as_outage(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 error for a database or Redis outage, or None for any other exception."""
+    if isinstance(exc, _outage_types()):
+        logger.warning("service unavailable: %s: %s", type(exc).__name__, exc)
+        return ServiceUnavailable()
+    return None
+
+
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if detail:
@@ -127,6 +152,7 @@ def validation_error_body(detail: Any) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every error of the REST API as {"error": {"code", "message"}}."""
+    exc = as_outage(exc) or exc
     if isinstance(exc, ApplicationError):
         response = Response({"error": exc.as_dict()}, status=exc.status)
         if isinstance(exc, RateLimited) and exc.retry_after:

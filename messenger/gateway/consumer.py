@@ -26,7 +26,7 @@ from django.utils import timezone
 from filetransfer import services as file_services
 from messages import services as message_services
 from messenger import presence
-from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent
+from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent, as_outage
 from messenger.fanout import Hub
 from messenger.gateway.auth import (
     CLOSE_BAD_REQUEST,
@@ -64,6 +64,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     user: User | None = None
     kind: str = "web"
     presence_marked_at: float = float("-inf")
+    writer: asyncio.Task | None = None
 
     @property
     def actor(self) -> User:
@@ -103,7 +104,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.user_pk = self.actor.pk
         self.outbox: asyncio.Queue[str] = asyncio.Queue(int(settings.MESSENGER["SOCKET_QUEUE_MAX"]))
         self.tasks: set[asyncio.Task] = set()
-        self.writer: asyncio.Task | None = None
+        self.writer = None
         self.hub = await Hub.running()
         self.hub.register(self)
         # A newer connection of the same kind replaces the older one, on whatever process.
@@ -136,7 +137,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 self.outbox.qsize(),
             )
             self.hub.unregister(self)
-            self._spawn(self.close(code=CLOSE_TOO_SLOW))
+            # What it has not taken is of no use now (it catches up by seq after reconnecting):
+            # free it at once rather than when the peer finally reads or the server gives up.
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            if self.writer is not None:
+                self.writer.cancel()
+            self._spawn(self._close_too_slow())
 
     def control(self, op: str, header: dict[str, Any]) -> None:
         if op == "replace":
@@ -157,6 +164,14 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         while True:
             text = await self.outbox.get()
             await self.send(text_data=text)
+
+    async def _close_too_slow(self) -> None:
+        try:
+            await self.close(code=CLOSE_TOO_SLOW)
+        except RuntimeError:
+            # The close frame waited behind unread frames and the server closed the socket
+            # first (uvicorn: its keepalive ping went unanswered): it is closed either way.
+            logger.info("slow socket of user %s was closed by the server first", self.user_pk)
 
     async def _replaced(self) -> None:
         await self.send(
@@ -266,7 +281,14 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 text_data=_dumps({"ack": request_id, "ok": False, "error": error.as_dict()})
             )
             return
-        except Exception:
+        except Exception as exc:
+            outage = as_outage(exc)
+            if outage is not None:
+                # The database or Redis is down: a clear "try again" on the open socket.
+                await self.send(
+                    text_data=_dumps({"ack": request_id, "ok": False, "error": outage.as_dict()})
+                )
+                return
             logger.exception("gateway event failed for user %s", self.actor.pk)
             await self.send(
                 text_data=_dumps(

@@ -187,7 +187,7 @@ def test_expiry_task_and_its_beat_schedule(photo, media, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         result = tasks.files_expire.apply().get()
 
-    assert result == {"expired": 1, "abandoned": 0, "previews": 0}
+    assert result == {"expired": 1, "abandoned": 0, "finished": 0, "previews": 0}
     assert stored_files(media) == []
     schedule = PeriodicTask.objects.get(task="filetransfer.files_expire")
     assert schedule.enabled and schedule.interval.every == 1 and schedule.interval.period == "hours"
@@ -201,3 +201,23 @@ def test_expiry_works_through_a_backlog_in_batches(upload, alice, group, media, 
 
     assert counts["expired"] == 3
     assert stored_files(media) == []
+
+
+def test_expiry_finishes_a_deletion_that_a_killed_run_left(
+    photo, media, django_capture_on_commit_callbacks
+):
+    log = only_log(photo["msg_id"])
+    # The run commits the expiry and dies before its after-commit deletion runs.
+    with django_capture_on_commit_callbacks(execute=False):
+        services.files_expire(now=log.expires_at + timedelta(seconds=1))
+    log.refresh_from_db()
+    assert log.state == FileLog.State.EXPIRED and log.removed_at is None
+    assert len(stored_files(media)) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.files_expire(now=log.expires_at + timedelta(seconds=2))
+
+    assert counts["finished"] == 1 and counts["expired"] == 0
+    assert stored_files(media) == []
+    log.refresh_from_db()
+    assert log.removed_at is not None
