@@ -48,6 +48,27 @@ def cmd_fanout(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def cmd_datascale(args: argparse.Namespace) -> int:
+    from bench import datascale
+
+    stamp, rows = datascale.run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = f"datascale-{args.messages}-{time.strftime('%Y%m%d-%H%M%S')}"
+    report = {
+        "scenario": "datascale",
+        "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
+        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "data": stamp,
+        "rows": rows,
+    }
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=2, default=str))
+    text = datascale.table(stamp, rows)
+    (args.out / f"{name}.md").write_text(text + "\n")
+    print()
+    print(text)
+    return 0
+
+
 def table(rows: list[dict]) -> str:
     columns = [
         ("members", "members", "{}"),
@@ -91,8 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--workers", type=int, default=2, help="receiver processes")
     fan.add_argument("--timeout", type=float, default=120.0, help="seconds per run, at most")
     fan.add_argument("--no-baseline", dest="baseline", action="store_false")
+    scale = sub.add_parser(
+        "datascale", help="10M messages in a database of their own; read paths timed"
+    )
+    scale.add_argument("--messages", type=int, default=10_000_000)
+    scale.add_argument("--seed", type=int, default=1)
+    scale.add_argument(
+        "--regenerate", action="store_true", help="generate again even if the stamp matches"
+    )
+    scale.add_argument("--generate-only", action="store_true")
+    scale.add_argument("--repeat", type=int, default=100, help="calls per read (search: 1/10)")
+    scale.add_argument("--budget", type=float, default=20.0, help="seconds per read, at most")
+    scale.add_argument("--only", default="", help="comma-separated reads to time")
+    scale.add_argument("--no-rest", dest="rest", action="store_false")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)
+    if args.scenario == "datascale":
+        return cmd_datascale(args)
     rows = cmd_fanout(args)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
