@@ -246,12 +246,16 @@ def plan_rooms(
 
     other_weights = [rng.paretovariate(1.2) for _ in range(other_rooms)]
     other_counts = _split(other_total, other_weights)
+    pairs: set[frozenset[int]] = set()
     for count in other_counts:
         start, end = span_end()
         if rng.random() < 0.6:
-            rooms.append(
-                PlannedRoom(len(rooms), "direct", rng.sample(others, 2), count, start, end)
-            )
+            # One 1:1 room per pair (RoomMemberSet.direct_key is unique).
+            pair = rng.sample(others, 2)
+            while frozenset(pair) in pairs:
+                pair = rng.sample(others, 2)
+            pairs.add(frozenset(pair))
+            rooms.append(PlannedRoom(len(rooms), "direct", pair, count, start, end))
         else:
             size = rng.randint(3, 20) if rng.random() < 0.95 else rng.randint(21, 200)
             rooms.append(
