@@ -82,52 +82,74 @@ def _member_previews(room_ids: list[int]) -> dict[int, list[dict[str, str]]]:
     return previews
 
 
-def _display_name(room: Room, member: RoomMember, preview: list[dict[str, str]]) -> str:
-    if member.nickname:
-        return member.nickname
-    if room.name:
-        return room.name
-    others = [p["name"] for p in preview if p["user_id"] != member.user.user_id]
+# The columns a room summary needs, read as plain values: building model instances (member,
+# room, master, last sender and user, with every column converted) for each of a person's
+# rooms cost far more than the query itself once they are in hundreds of rooms.
+SUMMARY_FIELDS = (
+    "user_id",
+    "nickname",
+    "muted",
+    "last_read_seq",
+    "room_id",
+    "room__kind",
+    "room__name",
+    "room__member_count",
+    "room__last_seq",
+    "room__last_message_at",
+    "room__last_msg_type",
+    "room__last_msg_body",
+    "room__last_msg_state",
+    "room__created_at",
+    "room__master__user_id",
+    "room__last_sender__user_id",
+    "room__last_sender__name",
+)
+MEMBER_SUMMARY_FIELDS = (*SUMMARY_FIELDS, "user__user_id", "user__name")
+
+
+def _display_name(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> str:
+    if row["nickname"]:
+        return row["nickname"]
+    if row["room__name"]:
+        return row["room__name"]
+    others = [p["name"] for p in preview if p["user_id"] != me[0]]
     if not others:
-        return member.user.name
+        return me[1]
     shown = ", ".join(others[:4])
-    rest = room.member_count - 1 - min(len(others), 4)
+    rest = row["room__member_count"] - 1 - min(len(others), 4)
     return f"{shown} 외 {rest}명" if rest > 0 else shown
 
 
-def room_summary(
-    member: RoomMember, preview: list[dict[str, str]], last_sender_name: str | None = None
-) -> dict[str, Any]:
-    """A room as one member sees it in the room list (GET /api/rooms, room_updated)."""
-    room = member.room
-    master = room.master if room.master_id else None
+def _summary(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> dict:
+    """A room as one member sees it (GET /api/rooms, room_updated), from a SUMMARY_FIELDS row;
+    `me` is that member's (user_id, name)."""
+    last_seq = row["room__last_seq"]
     last = None
-    if room.last_seq:
-        last_sender = room.last_sender if room.last_sender_id else None
+    if last_seq:
         last = {
-            "seq": room.last_seq,
-            "type": room.last_msg_type,
-            "body": "" if room.last_msg_state else room.last_msg_body,
-            "state": room.last_msg_state,
-            "sender": last_sender.user_id if last_sender else None,
-            "sender_name": last_sender.name if last_sender else None,
-            "created": room.last_message_at,
+            "seq": last_seq,
+            "type": row["room__last_msg_type"],
+            "body": "" if row["room__last_msg_state"] else row["room__last_msg_body"],
+            "state": row["room__last_msg_state"],
+            "sender": row["room__last_sender__user_id"],
+            "sender_name": row["room__last_sender__name"],
+            "created": row["room__last_message_at"],
         }
     return {
-        "room_id": room.pk,
-        "kind": room.kind,
-        "name": _display_name(room, member, preview),
-        "room_name": room.name,
-        "nickname": member.nickname,
-        "master": master.user_id if master else None,
-        "member_count": room.member_count,
+        "room_id": row["room_id"],
+        "kind": row["room__kind"],
+        "name": _display_name(row, me, preview),
+        "room_name": row["room__name"],
+        "nickname": row["nickname"],
+        "master": row["room__master__user_id"],
+        "member_count": row["room__member_count"],
         "members": preview,
-        "muted": member.muted,
-        "last_seq": room.last_seq,
-        "last_read_seq": member.last_read_seq,
-        "unread": max(room.last_seq - member.last_read_seq, 0),
+        "muted": row["muted"],
+        "last_seq": last_seq,
+        "last_read_seq": row["last_read_seq"],
+        "unread": max(last_seq - row["last_read_seq"], 0),
         "last_message": last,
-        "created": room.created_at,
+        "created": row["room__created_at"],
     }
 
 
@@ -137,32 +159,34 @@ def rooms_for_user(*, user: User) -> list[dict[str, Any]]:
     Hidden 1:1 rooms (left until the next message) and 1:1 rooms someone else opened but
     nobody has written in yet are not listed.
     """
-    qs = (
+    rows = list(
         RoomMember.objects.filter(user=user, state=RoomMember.State.ACTIVE)
         .filter(Q(room__last_seq__gt=0) | Q(room__kind=Room.Kind.GROUP) | Q(room__master=user))
-        .select_related("room", "room__last_sender", "room__master", "user")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
+        .values(*SUMMARY_FIELDS)
     )
-    rows = list(qs)
-    previews = _member_previews([m.room_id for m in rows])
-    return [room_summary(m, previews.get(m.room_id, [])) for m in rows]
+    previews = _member_previews([row["room_id"] for row in rows])
+    me = (user.user_id, user.name)
+    return [_summary(row, me, previews.get(row["room_id"], [])) for row in rows]
 
 
 def room_summary_for(*, member: RoomMember) -> dict[str, Any]:
     """One room as `member` sees it, fresh from the database."""
-    member = RoomMember.objects.select_related(
-        "room", "room__last_sender", "room__master", "user"
-    ).get(pk=member.pk)
-    return room_summary(member, _member_previews([member.room_id]).get(member.room_id, []))
+    row = RoomMember.objects.filter(pk=member.pk).values(*MEMBER_SUMMARY_FIELDS).get()
+    preview = _member_previews([row["room_id"]]).get(row["room_id"], [])
+    return _summary(row, (row["user__user_id"], row["user__name"]), preview)
 
 
 def room_summaries_for_members(*, room_id: int, user_pks: list[int]) -> dict[int, dict[str, Any]]:
     """The room as each of the given users sees it, in two queries whatever their number."""
-    members = RoomMember.objects.select_related(
-        "room", "room__last_sender", "room__master", "user"
-    ).filter(room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES)
+    rows = RoomMember.objects.filter(
+        room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES
+    ).values(*MEMBER_SUMMARY_FIELDS)
     preview = _member_previews([room_id]).get(room_id, [])
-    return {m.user_id: room_summary(m, preview) for m in members}
+    return {
+        row["user_id"]: _summary(row, (row["user__user_id"], row["user__name"]), preview)
+        for row in rows
+    }
 
 
 def room_detail(*, user: User, room_id: Any) -> dict[str, Any]:
