@@ -53,7 +53,7 @@ def cmd_datascale(args: argparse.Namespace) -> int:
 
     stamp, rows = datascale.run(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"datascale-{args.messages}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = f"datascale-{args.messages}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     report = {
         "scenario": "datascale",
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
