@@ -48,6 +48,16 @@ def cmd_fanout(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def cmd_datascale(args: argparse.Namespace) -> list[dict]:
+    from bench import datascale
+
+    stamp, rows = datascale.run(args)
+    # The report's JSON keeps what was generated; its table heads with it.
+    args.data = stamp
+    args.table = lambda rows: datascale.table(stamp, rows)
+    return rows
+
+
 def table(rows: list[dict]) -> str:
     columns = [
         ("members", "members", "{}"),
@@ -117,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     fan.add_argument("--timeout", type=float, default=120.0, help="seconds per run, at most")
     fan.add_argument("--no-baseline", dest="baseline", action="store_false")
     fan.set_defaults(func=cmd_fanout, table=table)
+    scale = sub.add_parser(
+        "datascale", help="10M messages in a database of their own; read paths timed"
+    )
+    scale.add_argument("--messages", type=int, default=10_000_000)
+    scale.add_argument("--seed", type=int, default=1)
+    scale.add_argument(
+        "--regenerate", action="store_true", help="generate again even if the stamp matches"
+    )
+    scale.add_argument("--generate-only", action="store_true")
+    scale.add_argument("--repeat", type=int, default=100, help="calls per read (search: 1/10)")
+    scale.add_argument("--budget", type=float, default=20.0, help="seconds per read, at most")
+    scale.add_argument("--only", default="", help="comma-separated reads to time")
+    scale.add_argument("--no-rest", dest="rest", action="store_false")
+    scale.set_defaults(func=cmd_datascale)
     add_scenarios(sub)
     return parser
 

@@ -73,6 +73,9 @@ class RoomMember(models.Model):
         indexes = [
             models.Index(fields=["user", "state"], name="roommember_user_state"),
             models.Index(fields=["room", "state", "last_read_seq"], name="roommember_room_read"),
+            # The room list's member previews (first members of each room, in join order) read
+            # this index alone: room, state, user and, implicitly, the id.
+            models.Index(fields=["room", "state", "user"], name="roommember_room_members"),
         ]
 
     def __str__(self) -> str:

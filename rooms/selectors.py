@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
 from messenger.errors import NotFound, NotRoomMember
 from orgsync.models import User
@@ -65,69 +65,100 @@ def direct_peer_pks(*, user: User) -> list[int]:
 
 
 def _member_previews(room_ids: list[int]) -> dict[int, list[dict[str, str]]]:
-    """A few members of each room, in join order, in one query (no N+1 over rooms)."""
+    """A few members of each room, in join order, in one query (no N+1 over rooms).
+
+    The first PREVIEW_MEMBERS of each room are numbered on `roommember_room_members` alone and
+    only those are joined to their users: someone in 1,000 rooms shares them with thousands
+    of people, and joining every one of them before keeping six a room cost twice as much.
+    Written in SQL because the ORM puts the join inside the numbered subquery."""
     if not room_ids:
         return {}
-    rows = (
-        RoomMember.objects.filter(room_id__in=room_ids, state__in=PRESENT_STATES)
-        .annotate(rn=Window(RowNumber(), partition_by=[F("room_id")], order_by=F("id").asc()))
-        .filter(rn__lte=PREVIEW_MEMBERS)
-        .values("room_id", "user__user_id", "user__name")
+    members, users = RoomMember._meta.db_table, User._meta.db_table
+    places = ", ".join(["%s"] * len(room_ids))
+    sql = (
+        "SELECT kept.room_id, u.user_id, u.name FROM ("  # noqa: S608 - table names, placeholders
+        "SELECT room_id, user_id, id, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY id) AS rn "
+        f"FROM {members} WHERE room_id IN ({places}) AND state IN (%s, %s)"
+        f") kept JOIN {users} u ON u.id = kept.user_id WHERE kept.rn <= %s "
+        "ORDER BY kept.room_id, kept.id"
     )
     previews: dict[int, list[dict[str, str]]] = defaultdict(list)
-    for row in rows:
-        previews[row["room_id"]].append(
-            {"user_id": row["user__user_id"], "name": row["user__name"]}
-        )
+    with connection.cursor() as cursor:
+        states = [state.value for state in PRESENT_STATES]
+        cursor.execute(sql, [*room_ids, *states, PREVIEW_MEMBERS])
+        for room_id, user_id, name in cursor.fetchall():
+            previews[room_id].append({"user_id": user_id, "name": name})
     return previews
 
 
-def _display_name(room: Room, member: RoomMember, preview: list[dict[str, str]]) -> str:
-    if member.nickname:
-        return member.nickname
-    if room.name:
-        return room.name
-    others = [p["name"] for p in preview if p["user_id"] != member.user.user_id]
+# The columns a room summary needs, read as plain values: building model instances (member,
+# room, master, last sender and user, with every column converted) for each of a person's
+# rooms cost far more than the query itself once they are in hundreds of rooms.
+SUMMARY_FIELDS = (
+    "user_id",
+    "nickname",
+    "muted",
+    "last_read_seq",
+    "room_id",
+    "room__kind",
+    "room__name",
+    "room__member_count",
+    "room__last_seq",
+    "room__last_message_at",
+    "room__last_msg_type",
+    "room__last_msg_body",
+    "room__last_msg_state",
+    "room__created_at",
+    "room__master__user_id",
+    "room__last_sender__user_id",
+    "room__last_sender__name",
+)
+MEMBER_SUMMARY_FIELDS = (*SUMMARY_FIELDS, "user__user_id", "user__name")
+
+
+def _display_name(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> str:
+    if row["nickname"]:
+        return row["nickname"]
+    if row["room__name"]:
+        return row["room__name"]
+    others = [p["name"] for p in preview if p["user_id"] != me[0]]
     if not others:
-        return member.user.name
+        return me[1]
     shown = ", ".join(others[:4])
-    rest = room.member_count - 1 - min(len(others), 4)
+    rest = row["room__member_count"] - 1 - min(len(others), 4)
     return f"{shown} 외 {rest}명" if rest > 0 else shown
 
 
-def room_summary(
-    member: RoomMember, preview: list[dict[str, str]], last_sender_name: str | None = None
-) -> dict[str, Any]:
-    """A room as one member sees it in the room list (GET /api/rooms, room_updated)."""
-    room = member.room
-    master = room.master if room.master_id else None
+def _summary(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> dict:
+    """A room as one member sees it (GET /api/rooms, room_updated), from a SUMMARY_FIELDS row;
+    `me` is that member's (user_id, name)."""
+    last_seq = row["room__last_seq"]
     last = None
-    if room.last_seq:
-        last_sender = room.last_sender if room.last_sender_id else None
+    if last_seq:
         last = {
-            "seq": room.last_seq,
-            "type": room.last_msg_type,
-            "body": "" if room.last_msg_state else room.last_msg_body,
-            "state": room.last_msg_state,
-            "sender": last_sender.user_id if last_sender else None,
-            "sender_name": last_sender.name if last_sender else None,
-            "created": room.last_message_at,
+            "seq": last_seq,
+            "type": row["room__last_msg_type"],
+            "body": "" if row["room__last_msg_state"] else row["room__last_msg_body"],
+            "state": row["room__last_msg_state"],
+            "sender": row["room__last_sender__user_id"],
+            "sender_name": row["room__last_sender__name"],
+            "created": row["room__last_message_at"],
         }
     return {
-        "room_id": room.pk,
-        "kind": room.kind,
-        "name": _display_name(room, member, preview),
-        "room_name": room.name,
-        "nickname": member.nickname,
-        "master": master.user_id if master else None,
-        "member_count": room.member_count,
+        "room_id": row["room_id"],
+        "kind": row["room__kind"],
+        "name": _display_name(row, me, preview),
+        "room_name": row["room__name"],
+        "nickname": row["nickname"],
+        "master": row["room__master__user_id"],
+        "member_count": row["room__member_count"],
         "members": preview,
-        "muted": member.muted,
-        "last_seq": room.last_seq,
-        "last_read_seq": member.last_read_seq,
-        "unread": max(room.last_seq - member.last_read_seq, 0),
+        "muted": row["muted"],
+        "last_seq": last_seq,
+        "last_read_seq": row["last_read_seq"],
+        "unread": max(last_seq - row["last_read_seq"], 0),
         "last_message": last,
-        "created": room.created_at,
+        "created": row["room__created_at"],
     }
 
 
@@ -137,32 +168,34 @@ def rooms_for_user(*, user: User) -> list[dict[str, Any]]:
     Hidden 1:1 rooms (left until the next message) and 1:1 rooms someone else opened but
     nobody has written in yet are not listed.
     """
-    qs = (
+    rows = list(
         RoomMember.objects.filter(user=user, state=RoomMember.State.ACTIVE)
         .filter(Q(room__last_seq__gt=0) | Q(room__kind=Room.Kind.GROUP) | Q(room__master=user))
-        .select_related("room", "room__last_sender", "room__master", "user")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
+        .values(*SUMMARY_FIELDS)
     )
-    rows = list(qs)
-    previews = _member_previews([m.room_id for m in rows])
-    return [room_summary(m, previews.get(m.room_id, [])) for m in rows]
+    previews = _member_previews([row["room_id"] for row in rows])
+    me = (user.user_id, user.name)
+    return [_summary(row, me, previews.get(row["room_id"], [])) for row in rows]
 
 
 def room_summary_for(*, member: RoomMember) -> dict[str, Any]:
     """One room as `member` sees it, fresh from the database."""
-    member = RoomMember.objects.select_related(
-        "room", "room__last_sender", "room__master", "user"
-    ).get(pk=member.pk)
-    return room_summary(member, _member_previews([member.room_id]).get(member.room_id, []))
+    row = RoomMember.objects.filter(pk=member.pk).values(*MEMBER_SUMMARY_FIELDS).get()
+    preview = _member_previews([row["room_id"]]).get(row["room_id"], [])
+    return _summary(row, (row["user__user_id"], row["user__name"]), preview)
 
 
 def room_summaries_for_members(*, room_id: int, user_pks: list[int]) -> dict[int, dict[str, Any]]:
     """The room as each of the given users sees it, in two queries whatever their number."""
-    members = RoomMember.objects.select_related(
-        "room", "room__last_sender", "room__master", "user"
-    ).filter(room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES)
+    rows = RoomMember.objects.filter(
+        room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES
+    ).values(*MEMBER_SUMMARY_FIELDS)
     preview = _member_previews([room_id]).get(room_id, [])
-    return {m.user_id: room_summary(m, preview) for m in members}
+    return {
+        row["user_id"]: _summary(row, (row["user__user_id"], row["user__name"]), preview)
+        for row in rows
+    }
 
 
 def room_detail(*, user: User, room_id: Any) -> dict[str, Any]:

@@ -235,14 +235,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
             return
-        # Deactivation closes live sockets with 4003 through Redis, at most once: if that close
-        # is lost, or the password changed since the token was issued, the account is still
-        # checked before any frame is acted on.
-        refusal = await self._account_refusal()
-        if refusal is not None:
-            logger.info("closing socket of user %s: account refused (%d)", self.user_pk, refusal)
-            await self.close(code=refusal)
-            return
         request_id: Any = None
         try:
             if text_data is None:
@@ -275,6 +267,17 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 data = {}
             if not isinstance(data, dict):
                 raise InvalidInput("data must be a JSON object.")
+            # Deactivation closes live sockets with 4003 through Redis, at most once: if that
+            # close is lost, or the password changed since the token was issued, the account is
+            # still checked before any frame is acted on (inside the try: an outage here is a
+            # clear "unavailable" ack, not a dropped socket).
+            refusal = await self._account_refusal()
+            if refusal is not None:
+                logger.info(
+                    "closing socket of user %s: account refused (%d)", self.actor.pk, refusal
+                )
+                await self.close(code=refusal)
+                return
             result = await handler(self, data)
         except ApplicationError as error:
             await self.send(
