@@ -15,6 +15,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = os.environ.get("BENCH_MYSQL_DATABASE", "messenger_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis pub/sub channels are not scoped by database number: runs that share a Redis server
+# at the same time need their own prefix.
+REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "bench")
 
 
 def production_env() -> dict[str, str]:
@@ -28,7 +31,7 @@ def production_env() -> dict[str, str]:
         MYSQL_USER=os.environ.get("MYSQL_USER", "root"),
         MYSQL_HOST=os.environ.get("MYSQL_HOST", ""),
         REDIS_URL=REDIS_URL,
-        REDIS_PREFIX="bench",
+        REDIS_PREFIX=REDIS_PREFIX,
         LOG_LEVEL="WARNING",
         # Tokens minted by the benchmark must outlive a long run.
         JWT_ACCESS_MINUTES="240",
@@ -103,7 +106,7 @@ class Server:
                     cwd=ROOT / "bench" / "socketio",
                     check=True,
                 )
-            cmd = [node, "server.js", str(self.port), REDIS_URL, "bench-socketio"]
+            cmd = [node, "server.js", str(self.port), REDIS_URL, f"{REDIS_PREFIX}-socketio"]
         else:
             raise ValueError(kind)
         cwd = ROOT / "bench" / "socketio" if kind == "socketio" else ROOT
