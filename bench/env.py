@@ -15,7 +15,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = os.environ.get("BENCH_MYSQL_DATABASE", "messenger_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-# Two benchmark runs on one Redis (two databases) must not see each other's pushes.
+# Redis pub/sub channels are not scoped by database number: runs that share a Redis server
+# at the same time need their own prefix.
 REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "bench")
 
 
@@ -110,7 +111,7 @@ class Server:
                     cwd=ROOT / "bench" / "socketio",
                     check=True,
                 )
-            cmd = [node, "server.js", str(self.port), REDIS_URL, "bench-socketio"]
+            cmd = [node, "server.js", str(self.port), REDIS_URL, f"{REDIS_PREFIX}-socketio"]
         else:
             raise ValueError(kind)
         cwd = ROOT / "bench" / "socketio" if kind == "socketio" else ROOT

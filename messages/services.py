@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messages.events import message_payload, message_updated_payload
@@ -155,10 +156,22 @@ def _append(
             "updated_at",
         ]
     )
+    present = RoomMember.objects.filter(room=room, state__in=room_selectors.PRESENT_STATES)
+    if room.kind == Room.Kind.DIRECT and sender is not None:
+        # Both of a pair are present (leaving only hides a 1:1 room): one statement shows the
+        # room to both again and moves the sender's watermark.
+        present.update(
+            state=RoomMember.State.ACTIVE,
+            left_at=None,
+            last_read_seq=Case(
+                When(user=sender, then=Value(seq)),
+                default=F("last_read_seq"),
+                output_field=RoomMember._meta.get_field("last_read_seq"),
+            ),
+        )
+        return message
     if sender is not None:
-        RoomMember.objects.filter(
-            room=room, user=sender, state__in=room_selectors.PRESENT_STATES
-        ).update(last_read_seq=seq)
+        present.filter(user=sender).update(last_read_seq=seq)
     if room.kind == Room.Kind.DIRECT:
         RoomMember.objects.filter(room=room, state=RoomMember.State.HIDDEN).update(
             state=RoomMember.State.ACTIVE, left_at=None
@@ -167,10 +180,16 @@ def _append(
 
 
 def _publish_message(
-    message: Message, *, room: Room, sender_present: bool = True
+    message: Message,
+    *,
+    room: Room,
+    sender_present: bool = True,
+    audience: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Publish a new message to the room's members after commit; return its payload."""
-    audience = room_selectors.room_member_user_pks(room_id=room.pk)
+    """Publish a new message to the room's members (read now unless given) after commit;
+    return its payload."""
+    if audience is None:
+        audience = room_selectors.room_member_user_pks(room_id=room.pk)
     # Only the sender has read it when it lands, and only if they are still in the room (the
     # one who leaves is no longer counted in member_count, nor among the readers).
     read_by_sender = 1 if message.sender_id and sender_present else 0
@@ -379,38 +398,46 @@ def message_send(
         # Membership first, even for a retry: one who left the room is refused like a stranger
         # and is not told how the room has read the message since.
         member = room_selectors.membership_get(user=actor, room_id=room_id)
-        stored = _stored_for_retry(actor=actor, room_pk=member.room_id, msg_id=msg_uuid)
-        if stored is not None:
-            return stored, False
-        # Counted here, for REST and socket alike; a retry of a stored message is not counted.
-        rate_limit_hit(scope="send", key=actor.pk)
-        body = _clean_body(body)
-        original = None
-        if reply_to not in (None, ""):
-            original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
+
+        def fields() -> dict[str, Any]:
+            # Counted here, for REST and socket alike; a retry of a stored message never gets
+            # this far, so it is not counted.
+            rate_limit_hit(scope="send", key=actor.pk)
+            original = None
+            if reply_to not in (None, ""):
+                original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
+            return {"type": type, "body": _clean_body(body), "reply_to": original}
+
         _message, payload, created = _append_once(
-            actor=actor, member=member, msg_id=msg_uuid, type=type, body=body, reply_to=original
+            actor=actor, member=member, msg_id=msg_uuid, fields=fields
         )
         return payload, created
 
 
 def _append_once(
-    *, actor: User, member: RoomMember, msg_id: uuid.UUID, **fields: Any
+    *,
+    actor: User,
+    member: RoomMember,
+    msg_id: uuid.UUID,
+    fields: Callable[[], dict[str, Any]],
 ) -> tuple[Message | None, dict[str, Any], bool]:
     """Lock the member's room and append the actor's message unless msg_id is already stored:
-    the one idempotent path of talks and files. Returns (message or None, payload, created);
-    call it inside a transaction."""
-    room = room_selectors.room_lock(room_id=member.room_id)
-    # Checked under the room lock: a concurrent retry may have just committed.
+    the one idempotent path of talks and files. `fields` checks the input and gives the new
+    message's fields; a retry returns the stored message before it is called. Returns (message
+    or None, payload, created); call it inside a transaction."""
+    room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
+    # Checked once, under the room lock: a concurrent retry in this room has committed or waits.
     stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
     if stored is not None:
         return None, stored, False
+    values = fields()
     try:
-        with transaction.atomic():
-            message = _append(room=room, sender=actor, msg_id=msg_id, **fields)
+        message = _append(room=room, sender=actor, msg_id=msg_id, **values)
     except IntegrityError:
+        # The same msg_id was stored in another room since the check (no savepoint: the error
+        # ends the whole transaction, which writes nothing).
         raise Conflict("msg_id is already used by another message.") from None
-    return message, _publish_message(message, room=room), True
+    return message, _publish_message(message, room=room, audience=audience), True
 
 
 def message_retry_payload(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
@@ -445,11 +472,13 @@ def message_append_file(
             actor=actor,
             member=member,
             msg_id=msg_id,
-            type=type,
-            body=body,
-            meta=meta,
-            file_expires_at=file_expires_at,
-            thumbnail=thumbnail,
+            fields=lambda: {
+                "type": type,
+                "body": body,
+                "meta": meta,
+                "file_expires_at": file_expires_at,
+                "thumbnail": thumbnail,
+            },
         )
 
 

@@ -282,6 +282,10 @@ MESSENGER = {
     # Push frames a socket may have waiting; a client that falls further behind is closed
     # (4008) and catches up by seq when it reconnects.
     "SOCKET_QUEUE_MAX": env_int("MESSENGER_SOCKET_QUEUE_MAX", 1000),
+    # Threads (each with its own database connection) that store sends of this process side
+    # by side; the room lock keeps seq gap-free. 0: every send on the one thread that runs the
+    # process's other database work (the embedded SQLite has no row locks to rely on).
+    "SEND_THREADS": env_int("MESSENGER_SEND_THREADS", 4 if MYSQL_DATABASE else 0),
 }
 
 # --- Rate limits ----------------------------------------------------------------------------

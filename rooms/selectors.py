@@ -10,7 +10,7 @@ from django.db.models import F, Q, QuerySet
 
 from messenger.errors import NotFound, NotRoomMember
 from orgsync.models import User
-from rooms.models import Room, RoomMember
+from rooms.models import Room, RoomMember, RoomMemberSet
 
 PRESENT_STATES = (RoomMember.State.ACTIVE, RoomMember.State.HIDDEN)
 PREVIEW_MEMBERS = 6
@@ -49,6 +49,21 @@ def membership_get(*, user: User, room_id: Any, for_update: bool = False) -> Roo
 def room_lock(*, room_id: int) -> Room:
     """Lock the room row: the per-room seq counter and its member count live on it."""
     return Room.objects.select_for_update().get(pk=room_id)
+
+
+def room_lock_with_audience(*, room_id: int) -> tuple[Room, list[int]]:
+    """Lock the room row and read who its events reach in the same statement.
+
+    The audience comes from the room's member set, which is written only under this lock
+    (create, invite, leave), so it is current while the lock is held; a room without one falls
+    back to reading the members.
+    """
+    room = Room.objects.select_for_update().select_related("member_set").get(pk=room_id)
+    try:
+        members = room.member_set.members
+    except RoomMemberSet.DoesNotExist:
+        return room, room_member_user_pks(room_id=room.pk)
+    return room, [int(pk) for pk in members.split(",") if pk]
 
 
 def direct_peer_pks(*, user: User) -> list[int]:
