@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from messages.events import message_payload, message_updated_payload
@@ -159,8 +159,9 @@ def _append(
     present = RoomMember.objects.filter(room=room, state__in=room_selectors.PRESENT_STATES)
     if room.kind == Room.Kind.DIRECT and sender is not None:
         # Both of a pair are present (leaving only hides a 1:1 room): one statement shows the
-        # room to both again and moves the sender's watermark.
-        present.update(
+        # room again to whoever hid it and moves the sender's watermark; the other's row is
+        # left alone unless hidden, so a message writes three rows.
+        present.filter(Q(user=sender) | Q(state=RoomMember.State.HIDDEN)).update(
             state=RoomMember.State.ACTIVE,
             left_at=None,
             last_read_seq=Case(
