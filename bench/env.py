@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import rss_kb
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = os.environ.get("BENCH_MYSQL_DATABASE", "messenger_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -146,14 +148,7 @@ class Server:
         raise RuntimeError(f"{self.kind} server did not start within {timeout} s")
 
     def rss_kb(self) -> int:
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
+        return rss_kb(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

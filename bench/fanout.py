@@ -12,15 +12,8 @@ import uuid
 from typing import Any
 
 from bench.clients import PROTOCOLS, Sender, receiver_process
+from bench.common import percentile
 from bench.env import Server
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[rank]
 
 
 def prepare_room(size: int) -> tuple[int, list[str]]:
