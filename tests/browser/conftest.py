@@ -8,7 +8,6 @@ tables.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connections
+
+from bench.env import free_port
 
 T = TypeVar("T")
 
@@ -54,12 +55,6 @@ def in_db_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class DaphneServer:

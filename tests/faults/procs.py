@@ -23,28 +23,13 @@ from typing import Any
 
 import httpx
 
+from bench.common import rss_kb
+from bench.env import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 FULL = os.environ.get("MESSENGER_FAULTS_FULL", "") not in ("", "0")
 DB_NAME = "messenger_faults"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kb(pid: int) -> int:
-    """Resident memory of a process, in KiB (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _wait(check, what: str, timeout: float) -> None:
