@@ -42,7 +42,8 @@ const networkError = () => new ApiError(0, "network", t("error.network"));
 
 let onAuthLost = () => {};
 
-// Called when the login cannot be renewed (the refresh token is refused).
+// Called when the login cannot be renewed (the refresh token is refused) with "expired", or
+// with "disabled" when the server says the account was switched off (code user_inactive).
 export function setAuthLostHandler(handler) {
   onAuthLost = handler;
 }
@@ -108,15 +109,30 @@ export function refreshAccess() {
   return refreshing;
 }
 
+// A 401 that says the account is deactivated (it may come before the socket's 4003 close):
+// renewing the token cannot help, and the person is told why they were logged out.
+async function disabledAccount(response) {
+  try {
+    const body = await response.clone().json();
+    return body?.error?.code === "user_inactive";
+  } catch {
+    return false;
+  }
+}
+
 // A request with the access token, renewed once on 401.
 async function authorized(send) {
   let response = await send(tokens.access);
+  if (response.status === 401 && (await disabledAccount(response))) {
+    onAuthLost("disabled");
+    throw new ApiError(401, "user_inactive", t("error.disabled"));
+  }
   if (response.status === 401) {
     const outcome = await refreshAccess();
     if (outcome === "network") throw networkError();
     if (outcome === "ok") response = await send(tokens.access);
     if (outcome === "invalid" || response.status === 401) {
-      onAuthLost();
+      onAuthLost("expired");
       throw new ApiError(401, "not_authenticated", t("error.loginExpired"));
     }
   }
@@ -175,10 +191,12 @@ export function upload(path, form, onProgress) {
     });
   const promise = (async () => {
     let answer = await sendOnce(tokens.access);
-    if (answer.status === 401 && !aborted) {
+    if (answer.status === 401 && answer.body?.error?.code === "user_inactive") {
+      onAuthLost("disabled");
+    } else if (answer.status === 401 && !aborted) {
       const outcome = await refreshAccess();
       if (outcome === "ok") answer = await sendOnce(tokens.access);
-      else if (outcome === "invalid") onAuthLost();
+      else if (outcome === "invalid") onAuthLost("expired");
     }
     if (answer.status < 200 || answer.status >= 300) {
       throw errorFromBody(answer.status, answer.body);

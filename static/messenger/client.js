@@ -1945,7 +1945,9 @@ function wire() {
   window.addEventListener("online", () => {
     if (!sock.stopped && !sock.ws) connectSocket();
   });
-  setAuthLostHandler(() => logout(t("error.loginExpiredAgain")));
+  setAuthLostHandler((reason) =>
+    logout(t(reason === "disabled" ? "error.disabled" : "error.loginExpiredAgain")),
+  );
   const app = {
     state,
     api,
