@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import rss_kb
+from messenger.gateway.uvicorn_protocol import UVICORN_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = os.environ.get("BENCH_MYSQL_DATABASE", "messenger_bench")
@@ -90,15 +91,7 @@ class Server:
         env = production_env()
         if kind == "uvicorn":
             cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
-            # Chat frames are small and fan out to many sockets: compressing each copy cost a
-            # quarter of the server's CPU in the 500-member profile (docs/benchmarks.md).
-            cmd += [
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--ws-per-message-deflate",
-                "false",
-            ]
+            cmd += ["--log-level", "warning", "--no-access-log", *UVICORN_OPTIONS]
             cmd += ["messenger.asgi:application"]
         elif kind == "daphne":
             cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]

@@ -5,7 +5,9 @@ Publishers (services after commit, Celery tasks, the gateway) send one envelope 
 a JSON header line naming the receiving users (or a control: replace, close) followed by the
 frame text. With Redis configured the envelope is PUBLISHed on `<prefix>:fanout` and every
 server process delivers it to its own sockets; without Redis (the embedded default) the hubs
-of this process are called directly. Pushes are at-most-once; clients recover by seq.
+of this process are called directly. Each process turns the frame into a `Push` once, whose
+text and WebSocket frame bytes all its receiving sockets share. Pushes are at-most-once;
+clients recover by seq.
 
 Measured against channels-redis group sends in docs/benchmarks.md.
 """
@@ -28,6 +30,34 @@ logger = logging.getLogger(__name__)
 CLOSE_SERVICE_RESTART = 1012
 
 
+class Push:
+    """One push frame as every receiving socket gets it, each form made once and shared:
+    `text` for an ASGI send, `wire` the complete WebSocket frame for a prepared-frame write
+    (messenger.gateway.uvicorn_protocol)."""
+
+    __slots__ = ("_text", "_wire", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._text: str | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.data.decode()
+        return self._text
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            from websockets.frames import Frame, Opcode
+
+            # Server-to-client frames are not masked: the same bytes go to every socket.
+            self._wire = Frame(Opcode.TEXT, self.data).serialize(mask=False)
+        return self._wire
+
+
 class Connection(Protocol):
     """What the hub needs of a live socket (the gateway consumer implements it)."""
 
@@ -35,7 +65,7 @@ class Connection(Protocol):
     kind: str
     conn_id: str
 
-    def deliver(self, text: str) -> None: ...
+    def deliver(self, push: Push) -> None: ...
 
     def control(self, op: str, header: dict[str, Any]) -> None: ...
 
@@ -143,15 +173,14 @@ class Hub:
         users: Iterable[int] = header.get("u", ())
         op = header.get("c")
         if op is None:
-            text: str | None = None
+            push = Push(body)
+            local = self.local
             for user_pk in users:
-                conns = self.local.get(user_pk)
-                if not conns:
-                    continue
-                if text is None:
-                    text = body.decode()
-                for conn in tuple(conns):
-                    conn.deliver(text)
+                conns = local.get(user_pk)
+                if conns:
+                    # A copy: a socket that falls behind unregisters itself in deliver().
+                    for conn in tuple(conns):
+                        conn.deliver(push)
             return
         for user_pk in users:
             for conn in tuple(self.local.get(user_pk, ())):

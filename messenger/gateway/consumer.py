@@ -28,7 +28,7 @@ from filetransfer import services as file_services
 from messages import services as message_services
 from messenger import presence
 from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent, as_outage
-from messenger.fanout import Hub
+from messenger.fanout import Hub, Push
 from messenger.gateway.auth import (
     CLOSE_BAD_REQUEST,
     CLOSE_DISABLED,
@@ -37,6 +37,7 @@ from messenger.gateway.auth import (
     SUBPROTOCOL,
     account_refusal,
 )
+from messenger.gateway.uvicorn_protocol import EXTENSION as PREPARED_FRAMES
 from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
@@ -119,6 +120,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.conn_id = uuid.uuid4().hex
         self.user_pk = self.actor.pk
         self.outbox: asyncio.Queue[str] = asyncio.Queue(int(settings.MESSENGER["SOCKET_QUEUE_MAX"]))
+        # Pushes queued or being sent through ASGI; prepared writes wait until it is 0.
+        self.unsent = 0
+        extension = (self.scope.get("extensions") or {}).get(PREPARED_FRAMES) or {}
+        self.write_prepared: Callable[[bytes], bool] | None = extension.get("write")
         self.tasks: set[asyncio.Task] = set()
         self.writer = None
         self.hub = await Hub.running()
@@ -141,11 +146,16 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     # --- pushes from the fan-out hub ----------------------------------------------------------
 
-    def deliver(self, text: str) -> None:
-        """Queue a push frame; a socket too slow to drain its queue is closed (its client
-        reconnects and catches up by seq), so one stuck client never holds memory or others."""
+    def deliver(self, push: Push) -> None:
+        """Write a push frame at once where the server offers prepared frames and nothing is
+        queued before it, else queue it; a socket too slow to drain its queue is closed (its
+        client reconnects and catches up by seq), so one stuck client never holds memory or
+        others."""
+        if not self.unsent and self.write_prepared is not None and self.write_prepared(push.wire):
+            return
         try:
-            self.outbox.put_nowait(text)
+            self.outbox.put_nowait(push.text)
+            self.unsent += 1
         except asyncio.QueueFull:
             logger.warning(
                 "closing slow socket of user %s: %d frames queued",
@@ -180,6 +190,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         while True:
             text = await self.outbox.get()
             await self.send(text_data=text)
+            # Counted down only once written: a frame taken from the queue but still waiting
+            # for the transport keeps later pushes behind it, in order.
+            self.unsent -= 1
 
     async def _close_too_slow(self) -> None:
         try:

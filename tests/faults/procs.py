@@ -25,6 +25,7 @@ import httpx
 
 from bench.common import rss_kb
 from bench.env import free_port
+from messenger.gateway.uvicorn_protocol import UVICORN_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -256,7 +257,8 @@ class AppServer:
     def start(self) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--log-level", "warning", "--no-access-log", "messenger.asgi:application"]
+        cmd += ["--log-level", "warning", "--no-access-log", *UVICORN_OPTIONS]
+        cmd += ["messenger.asgi:application"]
         self.log = open(ARTIFACTS / f"faults-server-{self.name}.log", "a")  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd,

@@ -16,8 +16,8 @@ class FakeConnection:
         self.frames: list[str] = []
         self.controls: list[tuple[str, dict[str, Any]]] = []
 
-    def deliver(self, text: str) -> None:
-        self.frames.append(text)
+    def deliver(self, push: fanout.Push) -> None:
+        self.frames.append(push.text)
 
     def control(self, op: str, header: dict[str, Any]) -> None:
         self.controls.append((op, header))
@@ -64,6 +64,8 @@ async def test_a_socket_that_stops_reading_is_closed_with_4008_not_buffered_for_
     consumer = GatewayConsumer()
     consumer.user_pk, consumer.kind, consumer.conn_id = 5, "web", "slow"
     consumer.outbox = asyncio.Queue(3)
+    consumer.unsent = 0
+    consumer.write_prepared = None  # a server without prepared frames: every push queues
     consumer.tasks = set()
     consumer.hub = hub
     closed: list[int] = []

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from bench.env import free_port
+from messenger.gateway.uvicorn_protocol import UVICORN_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ class ServerProcess:
         env = dict(os.environ, MYSQL_DATABASE=settings.DATABASES["default"]["NAME"])
         if server == "uvicorn":
             cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port"]
-            cmd += [str(self.port), "--log-level", "warning", "--ws-max-size", "1048576"]
+            cmd += [str(self.port), "--log-level", "warning", *UVICORN_OPTIONS]
             cmd += ["messenger.asgi:application"]
         else:
             cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]

@@ -1,0 +1,61 @@
+"""uvicorn's WebSocket protocol with one ASGI extension: writing a prepared frame.
+
+A push is the same bytes for every receiver (server-to-client frames are not masked), so the
+fan-out hub serialises each push's WebSocket frame once (`messenger.fanout.Push.wire`) and
+the gateway hands it to `scope["extensions"][EXTENSION]["write"]`, which puts it on the
+socket's transport at once: no ASGI message, no per-copy framing, no task switch per copy.
+The write refuses (returns False) whenever the socket is not open for frames or its
+transport is above its high-water mark; the gateway then queues the push and sends it through
+ASGI as before, so a slow socket still fills its bounded outbox and is closed (4008).
+
+Servers without the extension (daphne, uvicorn's own protocol classes) take the ASGI path
+for every push. Measured in docs/benchmarks.md ("Prepared frames").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+EXTENSION = "messenger.prepared_frames"
+
+# The production options of a uvicorn server process (docs/operations.md); the benchmark and
+# the live and fault tests start their servers with the same ones.
+UVICORN_OPTIONS = [
+    "--ws",
+    "messenger.gateway.uvicorn_protocol:PreparedFrameProtocol",
+    # Chat frames are small and fan out to many sockets: compressing each copy cost a quarter
+    # of the server's CPU in the 500-member profile (docs/benchmarks.md).
+    "--ws-per-message-deflate",
+    "false",
+    # Above the gateway's own frame limit (MESSENGER_WS_FRAME_MAX_BYTES, 64 KiB), below
+    # uvicorn's default of 16 MiB (docs/operations.md, "Frame size").
+    "--ws-max-size",
+    "1048576",
+]
+
+
+class PreparedFrameProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        # The application task is created at the end of handle_connect but runs only on the
+        # loop's next turn, so the scope it will see can still be given the extension here.
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][EXTENSION] = {"write": self.write_prepared}
+
+    def write_prepared(self, frame: bytes) -> bool:
+        """Write one complete, unmasked WebSocket frame; False if the socket cannot take it
+        now (not yet accepted, closing or closed, or its write buffer is full)."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or self.initial_response is not None
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
