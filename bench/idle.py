@@ -128,6 +128,10 @@ async def _idle_client(wid: int, urls: list[str], control, report) -> None:
         elif command[0] == "quiet":
             for task in alive_tasks:
                 task.cancel()
+            # The heartbeats sent just before the window closed are answered and timed too.
+            settle = time.monotonic() + 5
+            while pending and time.monotonic() < settle:
+                await asyncio.sleep(0.05)
             report.put(("ok", wid))
         elif command[0] == "stats":
             report.put(

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -35,7 +36,7 @@ from messenger.gateway.auth import (
     CLOSE_REPLACED,
     CLOSE_TOO_SLOW,
     SUBPROTOCOL,
-    account_refusal,
+    AccountChecks,
 )
 from messenger.gateway.uvicorn_protocol import EXTENSION as PREPARED_FRAMES
 from messenger.ratelimit import rate_limit_hit
@@ -256,10 +257,23 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     # --- client frames ----------------------------------------------------------------------
 
-    @database_sync_to_async
-    def _account_refusal(self) -> int | None:
-        user = User.objects.filter(pk=self.user_pk).only("is_active", "password").first()
-        return account_refusal(user=user, claims=self.scope.get("token_claims") or {})
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its thread hop to close stale database connections
+        before every frame: each database call of the gateway goes through
+        database_sync_to_async, which closes them around the call anyway, and the extra hop
+        was a fifth of the server's CPU with 10,000 sockets sending heartbeats
+        (docs/benchmarks.md, "Idle connections")."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def _account_refusal(self, event: str) -> int | None:
+        return await AccountChecks.of_running_loop().refusal(
+            user_pk=self.user_pk,
+            claims=self.scope.get("token_claims") or {},
+            wait=AccountChecks.HEARTBEAT_WAIT if event == "alive" else 0,
+        )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
@@ -300,7 +314,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             # close is lost, or the password changed since the token was issued, the account is
             # still checked before any frame is acted on (inside the try: an outage here is a
             # clear "unavailable" ack, not a dropped socket).
-            refusal = await self._account_refusal()
+            refusal = await self._account_refusal(event)
             if refusal is not None:
                 logger.info(
                     "closing socket of user %s: account refused (%d)", self.actor.pk, refusal

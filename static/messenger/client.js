@@ -1789,6 +1789,9 @@ async function onLogin(event) {
 }
 
 function logout(message) {
+  // Already logged out: requests that were in flight answer 401 and a refresh fails after the
+  // session ended; the first reason (e.g. "disabled" from the socket's 4003) stays on the form.
+  if (!$("login-view").hidden) return;
   disconnectSocket();
   tokens.clear();
   cacheClear();
