@@ -24,6 +24,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from messenger.gateway.threads import on_worker_threads
 from orgsync.models import User
 from orgsync.selectors import token_password_current
 
@@ -145,9 +146,13 @@ class AccountChecks:
             self.reading = False
 
 
-@database_sync_to_async
-def _active_and_password(pks: list[int]) -> dict[int, User]:
-    return {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+async def _active_and_password(pks: list[int]) -> dict[int, User]:
+    # On the worker threads: behind the process's one database thread, a connect storm's
+    # bookkeeping would hold every frame's check (messenger/gateway/threads.py).
+    def read() -> dict[int, User]:
+        return {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+
+    return await on_worker_threads(read)()
 
 
 @database_sync_to_async

@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,6 +37,7 @@ from messenger.gateway.auth import (
     SUBPROTOCOL,
     AccountChecks,
 )
+from messenger.gateway.threads import on_worker_threads
 from messenger.gateway.uvicorn_protocol import EXTENSION as PREPARED_FRAMES
 from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
@@ -55,21 +55,6 @@ REQUEST_ID_MAX = 64
 PRESENCE_REFRESH_SECONDS = presence.TTL_SECONDS / 2
 
 Handler = Callable[["GatewayConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-def _send_pool() -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
-    """How sends reach the database. The default (thread-sensitive) runs all ORM work of a
-    process on one thread, which caps a process at one send at a time; a pool of its own lets
-    sends overlap their database waits, each thread with its own connection (opened, health
-    checked and closed as for any request by database_sync_to_async)."""
-    threads = int(settings.MESSENGER["SEND_THREADS"])
-    if threads <= 0:
-        return database_sync_to_async
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send")
-    return lambda func: database_sync_to_async(func, thread_sensitive=False, executor=pool)
-
-
-_on_send_threads = _send_pool()
 
 
 def _dumps(value: dict[str, Any]) -> str:
@@ -404,14 +389,14 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
 async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
     if data.get("type") == "flink":
         # A forward of a stored file: the same service as POST /api/rooms/{id}/forward.
-        payload, _created = await _on_send_threads(file_services.file_forward)(
+        payload, _created = await on_worker_threads(file_services.file_forward)(
             actor=consumer.actor,
             room_id=_room_id(data),
             msg_id=data.get("msg_id"),
             source_msg_id=data.get("source_msg_id"),
         )
         return payload
-    payload, _created = await _on_send_threads(message_services.message_send)(
+    payload, _created = await on_worker_threads(message_services.message_send)(
         actor=consumer.actor,
         room_id=_room_id(data),
         msg_id=data.get("msg_id"),
