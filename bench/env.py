@@ -45,11 +45,22 @@ def production_env() -> dict[str, str]:
 
 
 def setup_django() -> None:
+    """Django in this process, on BENCH_DB; a later call after BENCH_DB changed (`all` runs
+    datascale, on a database of its own, after the other scenarios) moves it there."""
     os.environ.update(production_env())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messenger.settings")
     sys.path.insert(0, str(ROOT))
     import django
+    from django.apps import apps
 
+    if apps.ready:
+        from django.conf import settings
+        from django.db import connections
+
+        connections.close_all()
+        settings.DATABASES["default"]["NAME"] = BENCH_DB
+        connections["default"].settings_dict["NAME"] = BENCH_DB
+        return
     django.setup()
 
 

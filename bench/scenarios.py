@@ -288,6 +288,8 @@ def table_mixed(rows: list[dict]) -> str:
 ALL_PLAN: list[list[str]] = [
     ["rows", "--sizes", "2,50,500,2000", "--messages", "20"],
     ["fanout", "--sizes", "2,50,500,2000", "--paced", "40", "--burst", "100"],
+    # Send->ack at 100 messages a second (the 30 ms p99 target).
+    ["fanout", "--sizes", "2,500", "--paced", "200", "--rate", "100", "--no-baseline"],
     ["idle", "--count", "10000", "--ramp-timeout", "420"],
     ["storm", "--count", "5000", "--room-size", "50", "--timeout", "600"],
     ["mixed", "--max-seconds", "300"],
