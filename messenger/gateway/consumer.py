@@ -246,8 +246,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         """Channels' dispatch without its thread hop to close stale database connections
         before every frame: each database call of the gateway goes through
         database_sync_to_async, which closes them around the call anyway, and the extra hop
-        was a fifth of the server's CPU with 10,000 sockets sending heartbeats
-        (docs/benchmarks.md, "Idle connections")."""
+        was a fifth of the server's samples with 3,000 sockets sending a heartbeat every 5 s
+        (docs/benchmarks.md, "Heartbeats")."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
