@@ -5,6 +5,11 @@ import { t } from "./i18n.js";
 
 const TOKENS_KEY = "messenger.tokens";
 
+// Bumped by every logout. A request that set out before it is answered with a "logged_out"
+// error instead of its data, and a token refresh that set out before it stores nothing: a late
+// answer must not put the last person's profile, rooms or tokens back after they logged out.
+let generation = 0;
+
 export const tokens = {
   load() {
     try {
@@ -23,6 +28,7 @@ export const tokens = {
     sessionStorage.setItem(TOKENS_KEY, JSON.stringify({ ...this.load(), ...values }));
   },
   clear() {
+    generation += 1;
     sessionStorage.removeItem(TOKENS_KEY);
   },
 };
@@ -39,6 +45,12 @@ export class ApiError extends Error {
 export const NETWORK_CODES = new Set(["network", "offline", "timeout"]);
 
 const networkError = () => new ApiError(0, "network", t("error.network"));
+
+export const LOGGED_OUT = "logged_out";
+
+function stillLoggedIn(started) {
+  if (generation !== started) throw new ApiError(0, LOGGED_OUT, t("error.loggedOut"));
+}
 
 let onAuthLost = () => {};
 
@@ -90,6 +102,7 @@ let refreshing = null;
 export function refreshAccess() {
   if (!refreshing) {
     refreshing = (async () => {
+      const started = generation;
       const refresh = tokens.refresh;
       if (!refresh) return "invalid";
       let response;
@@ -100,6 +113,7 @@ export function refreshAccess() {
       }
       if (!response.ok) return response.status >= 500 ? "network" : "invalid";
       const data = await response.json();
+      if (generation !== started) return "invalid";
       tokens.save({ access: data.access, ...(data.refresh ? { refresh: data.refresh } : {}) });
       return "ok";
     })().finally(() => {
@@ -120,17 +134,22 @@ async function disabledAccount(response) {
   }
 }
 
-// A request with the access token, renewed once on 401.
+// A request with the access token, renewed once on 401; its answer is dropped (LOGGED_OUT) if
+// the person logged out while it was on its way.
 async function authorized(send) {
+  const started = generation;
   let response = await send(tokens.access);
+  stillLoggedIn(started);
   if (response.status === 401 && (await disabledAccount(response))) {
     onAuthLost("disabled");
     throw new ApiError(401, "user_inactive", t("error.disabled"));
   }
   if (response.status === 401) {
     const outcome = await refreshAccess();
+    stillLoggedIn(started);
     if (outcome === "network") throw networkError();
     if (outcome === "ok") response = await send(tokens.access);
+    stillLoggedIn(started);
     if (outcome === "invalid" || response.status === 401) {
       onAuthLost("expired");
       throw new ApiError(401, "not_authenticated", t("error.loginExpired"));
@@ -140,14 +159,18 @@ async function authorized(send) {
 }
 
 export async function api(method, path, body) {
+  const started = generation;
   const response = await authorized((access) => rawFetch(method, path, body, access));
   if (!response.ok) throw await readError(response);
   if (response.status === 204) return null;
-  return response.json();
+  const data = await response.json();
+  stillLoggedIn(started);
+  return data;
 }
 
 // A file as a Blob (thumbnails, downloads): <img src> cannot send the Authorization header.
 export async function apiBlob(path) {
+  const started = generation;
   const response = await authorized(async (access) => {
     try {
       return await fetch(path, {
@@ -159,7 +182,9 @@ export async function apiBlob(path) {
     }
   });
   if (!response.ok) throw await readError(response);
-  return response.blob();
+  const blob = await response.blob();
+  stillLoggedIn(started);
+  return blob;
 }
 
 // A multipart upload with progress, through XMLHttpRequest (fetch reports no upload progress).
@@ -190,13 +215,17 @@ export function upload(path, form, onProgress) {
       xhr.send(form);
     });
   const promise = (async () => {
+    const started = generation;
     let answer = await sendOnce(tokens.access);
+    stillLoggedIn(started);
     if (answer.status === 401 && answer.body?.error?.code === "user_inactive") {
       onAuthLost("disabled");
     } else if (answer.status === 401 && !aborted) {
       const outcome = await refreshAccess();
+      stillLoggedIn(started);
       if (outcome === "ok") answer = await sendOnce(tokens.access);
       else if (outcome === "invalid") onAuthLost("expired");
+      stillLoggedIn(started);
     }
     if (answer.status < 200 || answer.status >= 300) {
       throw errorFromBody(answer.status, answer.body);

@@ -10,6 +10,7 @@
 import {
   api,
   ApiError,
+  LOGGED_OUT,
   NETWORK_CODES,
   rawFetch,
   readError,
@@ -144,6 +145,7 @@ function saveDrafts() {
 let toastTimer = null;
 
 function toast(text, isError = false) {
+  if (!$("login-view").hidden) return; // a late answer to the last login: the form says enough
   const node = $("toast");
   node.textContent = text;
   node.classList.toggle("is-error", isError);
@@ -1811,6 +1813,7 @@ function logout(message) {
   document.title = t("app.name");
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   closeMenu({ restoreFocus: false });
+  $("toast").hidden = true;
   showLogin(message);
 }
 
@@ -1833,7 +1836,8 @@ async function startApp() {
   try {
     me = await api("GET", "/api/me");
   } catch (error) {
-    if (error.status === 401) return; // api() has already sent us to the login form
+    // api() has already sent us to the login form, or we logged out while it was on its way
+    if (error.status === 401 || error.code === LOGGED_OUT) return;
     if (!tokens.access) return;
     // Offline at start (a reload while the network is down): carry on from what this tab knew.
     me = NETWORK_CODES.has(error.code) ? cacheLoad(CACHE_KEYS.me) : null;
@@ -1852,10 +1856,13 @@ async function startApp() {
   renderRooms();
   selectTab(cacheLoad(CACHE_KEYS.tab) || "chats");
   await loadOutbox();
+  if (state.me !== me) return; // logged out meanwhile
   const lastOpen = cacheLoad(CACHE_KEYS.open);
   if (lastOpen && state.rooms.has(lastOpen)) openRoom(lastOpen);
   loadRooms().catch((error) => {
-    if (!NETWORK_CODES.has(error.code)) setConn("offline", error.message);
+    if (!NETWORK_CODES.has(error.code) && error.code !== LOGGED_OUT) {
+      setConn("offline", error.message);
+    }
   });
   connectSocket();
 }

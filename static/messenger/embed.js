@@ -156,6 +156,10 @@
       });
       if (response.ok) {
         const fresh = await response.json();
+        // Logged out (here or in another tab) or renewed elsewhere meanwhile: keep what is
+        // stored, so a late answer cannot log a person back in.
+        const now = tokens.load();
+        if (now.refresh !== saved.refresh) return now.access || null;
         tokens.save({ access: fresh.access, ...(fresh.refresh ? { refresh: fresh.refresh } : {}) });
         return fresh.access;
       }

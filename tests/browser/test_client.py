@@ -206,7 +206,39 @@ def test_client_logs_out_when_account_disabled(server, browser):
     in_db_thread(disable)
     expect(page.locator("#login-view")).to_be_visible()
     expect(page.locator("#login-error")).to_contain_text("사용 중지")
-    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+
+
+def test_client_late_answer_after_logout_stores_nothing(server, browser):
+    """A /api/me answered while the account was still active, arriving after the 4003 logout,
+    must not write the profile back into the tab (it did: CI saw one key left)."""
+    minjun, _seoyeon = people()
+    page, _ = open_page(browser, server.url)
+    logged_in(page, minjun)
+
+    held = []
+    page.route("**/api/me", lambda route: held.append((route, route.fetch())))
+    # A reconnect re-reads the profile; its answer (200) is held back.
+    in_db_thread(realtime.close_user_sessions, minjun.pk, 4999)
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the reconnect did not ask for /api/me"
+    route, answer = held[0]
+    assert answer.status == 200
+
+    def disable() -> None:
+        User.objects.filter(pk=minjun.pk).update(is_active=False)
+        realtime.close_user_sessions(minjun.pk, 4003)
+
+    in_db_thread(disable)
+    expect(page.locator("#login-view")).to_be_visible()
+    route.fulfill(response=answer)
+    page.evaluate("new Promise((resolve) => setTimeout(resolve, 500))")
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    expect(page.locator("#login-error")).to_contain_text("사용 중지")
+    expect(page.locator("#toast")).to_be_hidden()
 
 
 def test_client_offline_message_lands_once_after_reload(server, browser, artifacts):
