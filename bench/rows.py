@@ -8,7 +8,9 @@ work. The notification task a send queues is not sent to the broker: the rule it
 (notifications.services.message_notify) is run here for the first few messages and its
 writes are counted apart. The per-person alert flush runs once per batching window, not per
 message, and is left out. MariaDB's session Handler_write/update/delete deltas are given as a
-cross-check (they also count internal temporary tables)."""
+cross-check (they also count internal temporary tables). The same number of messages is
+then sent as the socket stores a queued burst (message_send_many, in batches of the
+gateway's SEND_BATCH_MAX), for its rows and time per message."""
 
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ def run_rows(*, size: int, messages: int, notify_messages: int = 3, progress) ->
     from django.db import connection
 
     from messages import services
+    from messenger.gateway.consumer import SEND_BATCH_MAX
 
     users = ensure_users([f"bench{i:05d}" for i in range(size)])
     sender = users[0]
@@ -88,6 +91,20 @@ def run_rows(*, size: int, messages: int, notify_messages: int = 3, progress) ->
                 )
         seconds = time.monotonic() - started
         after = _handler_counts(connection)
+        # The same number of messages as the socket stores a queued burst: in batches of
+        # SEND_BATCH_MAX through message_send_many (docs/benchmarks.md, "Send batches").
+        batched = WriteCounter()
+        started = time.monotonic()
+        with connection.execute_wrapper(batched):
+            for first in range(0, messages, SEND_BATCH_MAX):
+                count = min(SEND_BATCH_MAX, messages - first)
+                sends = [
+                    {"msg_id": str(uuid.uuid4()), "body": f"rows {size}:batch {first + i}"}
+                    for i in range(count)
+                ]
+                results = services.message_send_many(actor=sender, room_id=room_id, sends=sends)
+                assert all(isinstance(r, dict) for r in results), results
+        batched_seconds = time.monotonic() - started
     from notifications import services as notify_services
 
     notified = queued[3 : 3 + notify_messages]
@@ -110,6 +127,8 @@ def run_rows(*, size: int, messages: int, notify_messages: int = 3, progress) ->
         "handler_updates_per_message": handler["Handler_update"],
         "handler_deletes_per_message": handler["Handler_delete"],
         "ms_per_send": seconds * 1000 / messages,
+        "batched_rows_per_message": sum(batched.rows.values()) / messages,
+        "batched_ms_per_message": batched_seconds * 1000 / messages,
         "notify_messages": len(notified),
         "notify_rows_per_message": (
             sum(notify_counter.rows.values()) / len(notified) if notified else None

@@ -143,6 +143,8 @@ def table_rows(rows: list[dict]) -> str:
             ("handler_writes_per_message", "Handler_write/msg", "{:.1f}"),
             ("handler_updates_per_message", "Handler_update/msg", "{:.1f}"),
             ("ms_per_send", "ms/send (in process)", "{:.1f}"),
+            ("batched_rows_per_message", "rows/msg, batched", "{:.2f}"),
+            ("batched_ms_per_message", "ms/msg, batched", "{:.1f}"),
             ("notify_rows_per_message", "notify rule rows/msg", "{:.2f}"),
         ],
     )

@@ -20,6 +20,7 @@ from messages.events import message_payload, message_updated_payload
 from messages.models import Message, MessageReceipt
 from messages.selectors import parse_msg_id, unread_counts
 from messenger.errors import (
+    ApplicationError,
     Conflict,
     InvalidInput,
     NotFound,
@@ -393,26 +394,80 @@ def message_send(
     returns the stored message; the same msg_id for another room or sender is a conflict.
     """
     msg_uuid = parse_msg_id(msg_id)
-    if type not in CLIENT_TYPES:
-        raise InvalidInput(f"type must be one of: {', '.join(CLIENT_TYPES)}.")
+    _check_talk_type(type)
     with transaction.atomic():
         # Membership first, even for a retry: one who left the room is refused like a stranger
         # and is not told how the room has read the message since.
         member = room_selectors.membership_get(user=actor, room_id=room_id)
-
-        def fields() -> dict[str, Any]:
-            # Counted here, for REST and socket alike; a retry of a stored message never gets
-            # this far, so it is not counted.
-            rate_limit_hit(scope="send", key=actor.pk)
-            original = None
-            if reply_to not in (None, ""):
-                original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
-            return {"type": type, "body": _clean_body(body), "reply_to": original}
-
+        fields = _talk_fields(actor=actor, member=member, body=body, type=type, reply_to=reply_to)
         _message, payload, created = _append_once(
             actor=actor, member=member, msg_id=msg_uuid, fields=fields
         )
         return payload, created
+
+
+def message_send_many(
+    *, actor: User, room_id: Any, sends: list[dict[str, Any]]
+) -> list[dict[str, Any] | ApplicationError]:
+    """Send several talks of one sender to one room in one transaction: the frames a socket
+    had queued while its previous send was being stored (messenger.gateway.consumer).
+
+    Membership is checked and the room locked once for all (a refusal there is raised, the
+    answer for every one of them); then each is appended as by `message_send` (its fields:
+    msg_id, body, type, reply_to) in a savepoint of its own, so a refused one (a bad msg_id or
+    reply_to, a msg_id of another room, the rate limit) stores nothing and the others go on.
+    All share one commit, so a burst waits for one flush to disk instead of one per message.
+    Returns, in order, each one's payload or its error; a database failure rolls back every
+    one and is raised. One room only: its lock is held until the commit, and batches locking
+    rooms in different orders could deadlock.
+    """
+    results: list[dict[str, Any] | ApplicationError] = []
+    with transaction.atomic():
+        member = room_selectors.membership_get(user=actor, room_id=room_id)
+        locked = room_selectors.room_lock_with_audience(room_id=member.room_id)
+        for send in sends:
+            try:
+                msg_uuid = parse_msg_id(send.get("msg_id"))
+                type = send.get("type") or Message.Type.TALK
+                _check_talk_type(type)
+                fields = _talk_fields(
+                    actor=actor,
+                    member=member,
+                    body=send.get("body"),
+                    type=type,
+                    reply_to=send.get("reply_to"),
+                )
+                with transaction.atomic():
+                    _message, payload, _created = _append_once(
+                        actor=actor, member=member, msg_id=msg_uuid, fields=fields, locked=locked
+                    )
+            except ApplicationError as error:
+                results.append(error)
+                # Rolled back to before this one: the room row as stored, still locked.
+                locked = room_selectors.room_lock_with_audience(room_id=member.room_id)
+            else:
+                results.append(payload)
+    return results
+
+
+def _check_talk_type(type: Any) -> None:
+    if type not in CLIENT_TYPES:
+        raise InvalidInput(f"type must be one of: {', '.join(CLIENT_TYPES)}.")
+
+
+def _talk_fields(
+    *, actor: User, member: RoomMember, body: Any, type: str, reply_to: Any
+) -> Callable[[], dict[str, Any]]:
+    def fields() -> dict[str, Any]:
+        # Counted here, for REST and socket alike; a retry of a stored message never gets
+        # this far, so it is not counted.
+        rate_limit_hit(scope="send", key=actor.pk)
+        original = None
+        if reply_to not in (None, ""):
+            original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
+        return {"type": type, "body": _clean_body(body), "reply_to": original}
+
+    return fields
 
 
 def _append_once(
@@ -421,12 +476,14 @@ def _append_once(
     member: RoomMember,
     msg_id: uuid.UUID,
     fields: Callable[[], dict[str, Any]],
+    locked: tuple[Room, list[int]] | None = None,
 ) -> tuple[Message | None, dict[str, Any], bool]:
-    """Lock the member's room and append the actor's message unless msg_id is already stored:
-    the one idempotent path of talks and files. `fields` checks the input and gives the new
-    message's fields; a retry returns the stored message before it is called. Returns (message
-    or None, payload, created); call it inside a transaction."""
-    room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
+    """Lock the member's room (unless `locked` gives it, locked in this transaction, with its
+    audience) and append the actor's message unless msg_id is already stored: the one
+    idempotent path of talks and files. `fields` checks the input and gives the new message's
+    fields; a retry returns the stored message before it is called. Returns (message or None,
+    payload, created); call it inside a transaction."""
+    room, audience = locked or room_selectors.room_lock_with_audience(room_id=member.room_id)
     # Checked once, under the room lock: a concurrent retry in this room has committed or waits.
     stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
     if stored is not None:

@@ -8,11 +8,13 @@ handled, and answered with an ack. Bad frames get an error ack and the connectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -49,6 +51,12 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("web", "mobile")
 REQUEST_ID_MAX = 64
+CLOSE_INTERNAL = 1011
+# Frames received and not yet handled; past this the socket is not read until one is done.
+INBOX_MAX = 64
+# Talk sends taken together at most: the room stays locked until their one commit, so other
+# senders in the room wait for at most this many (docs/benchmarks.md, "Send batches").
+SEND_BATCH_MAX = 20
 # `alive` refreshes this connection's presence entry at most this often. With the entry's
 # 90 s TTL and a heartbeat every 25 s, the entry never lapses (longest gap: 45 + 25 s), and
 # a process with 10,000 idle sockets writes to Redis half as often (`python -m bench idle`).
@@ -61,6 +69,68 @@ def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
 
 
+@dataclass(slots=True)
+class Frame:
+    """A client frame as received: its request id and event, or the error to answer it with.
+    `room_id` is set on a talk send (a send_msg that is not a file forward, with a valid
+    room_id): such frames to one room can be handled together."""
+
+    request_id: Any = None
+    event: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    error: ApplicationError | None = None
+    room_id: int | None = None
+
+
+# Put in the inbox by disconnect(): the frames before it are handled, then the worker stops.
+STOP = Frame(event="<stop>")
+# The result of a handler that failed unexpectedly (logged; the client is told to try again).
+INTERNAL = object()
+
+
+def _parse(text_data: str | None) -> Frame:
+    """Check a frame's shape; a bad frame becomes an error answer in its turn."""
+    request_id: Any = None
+    try:
+        if text_data is None:
+            raise InvalidInput("Send JSON text frames; binary frames are not accepted.")
+        limit = settings.MESSENGER["WS_FRAME_MAX_BYTES"]
+        # Counting characters first spares encoding a huge frame just to refuse it: a frame
+        # has at least as many bytes as characters.
+        if len(text_data) > limit or len(text_data.encode("utf-8", "surrogatepass")) > limit:
+            raise TooLarge(f"A frame may have at most {limit} bytes.")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise InvalidInput("The frame is not valid JSON.") from None
+        if not isinstance(frame, dict):
+            raise InvalidInput('A frame is a JSON object: {"id", "ev", "data"}.')
+        request_id = frame.get("id")
+        if (
+            not isinstance(request_id, str | int)
+            or isinstance(request_id, bool)
+            or (isinstance(request_id, str) and len(request_id) > REQUEST_ID_MAX)
+        ):
+            request_id = None
+            raise InvalidInput(f"id must be a string of at most {REQUEST_ID_MAX} characters.")
+        event = frame.get("ev")
+        if not isinstance(event, str) or event not in EVENTS:
+            raise UnknownEvent(f"Unknown event. Known events: {', '.join(sorted(EVENTS))}.")
+        data = frame.get("data", {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InvalidInput("data must be a JSON object.")
+    except ApplicationError as error:
+        return Frame(request_id=request_id, error=error)
+    room_id = None
+    if event == "send_msg" and data.get("type") != "flink":
+        # A bad room_id leaves it None: handled alone by on_send_msg, which gives the error.
+        with contextlib.suppress(InvalidInput):
+            room_id = _room_id(data)
+    return Frame(request_id=request_id, event=event, data=data, room_id=room_id)
+
+
 class GatewayConsumer(AsyncWebsocketConsumer):
     # Pushes come through messenger.fanout's per-process hub, not a channel per socket.
     channel_layer_alias = "no-channel-layer"
@@ -68,6 +138,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     kind: str = "web"
     presence_marked_at: float = float("-inf")
     writer: asyncio.Task | None = None
+    frame_worker: asyncio.Task | None = None
+    # Set once the socket is disconnected (answers have nowhere to go) / once the frame
+    # worker has stopped (frames are no longer taken).
+    gone = False
+    stopped = False
 
     @property
     def actor(self) -> User:
@@ -112,6 +187,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.write_prepared: Callable[[bytes], bool] | None = extension.get("write")
         self.tasks: set[asyncio.Task] = set()
         self.writer = None
+        self.inbox: asyncio.Queue[Frame] = asyncio.Queue(INBOX_MAX)
         self.hub = await Hub.running()
         self.hub.register(self)
         # A newer connection of the same kind replaces the older one, on whatever process.
@@ -119,6 +195,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol)
         # Pushes that arrived while connecting wait in the outbox until the socket is open.
         self.writer = asyncio.create_task(self._write_outbox())
+        self.frame_worker = asyncio.create_task(self._handle_frames())
         self.presence_marked_at = time.monotonic()
         await self._went_online()
 
@@ -128,6 +205,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.hub.unregister(self)
         if self.writer is not None:
             self.writer.cancel()
+        # Frames received before the close are still handled, as they came; their answers
+        # have nowhere to go.
+        self.gone = True
+        if self.frame_worker is not None and not self.stopped:
+            await self.inbox.put(STOP)
+            await self.frame_worker
         await self._went_offline(code)
 
     # --- pushes from the fan-out hub ----------------------------------------------------------
@@ -197,8 +280,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_REPLACED)
 
     @database_sync_to_async
-    def _mark_online(self) -> bool:
-        """Record the connection; True when this kind was not online before."""
+    def _mark_online(self) -> tuple[list[str], list[int]] | None:
+        """Record the connection; the presence to announce (kinds, audience) when this kind
+        was not online before, else None. One hop to the database thread, which a reconnect
+        storm keeps busy (docs/benchmarks.md, "Reconnect storm")."""
         was = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
         presence.presence_mark(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         action_log_record(
@@ -207,10 +292,14 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             device=self.kind,
             started_at=self.connected_at,
         )
-        return self.kind not in was
+        if self.kind in was:
+            return None
+        kinds = [kind for kind in presence.KINDS if kind in was or kind == self.kind]
+        return kinds, room_selectors.direct_peer_pks(user=self.actor)
 
     @database_sync_to_async
-    def _mark_offline(self, code: int) -> None:
+    def _mark_offline(self, code: int) -> tuple[list[str], list[int]]:
+        """Forget the connection; the presence to announce (kinds, audience). One hop."""
         presence.presence_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         presence.focus_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
         action_log_record(
@@ -221,22 +310,18 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             started_at=self.connected_at,
             ended_at=timezone.now(),
         )
-
-    async def _went_online(self) -> None:
-        if await self._mark_online():
-            await self._publish_presence()
-
-    async def _went_offline(self, code: int) -> None:
-        await self._mark_offline(code)
-        await self._publish_presence()
-
-    @database_sync_to_async
-    def _presence_state(self) -> tuple[list[str], list[int]]:
         kinds = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
         return kinds, room_selectors.direct_peer_pks(user=self.actor)
 
-    async def _publish_presence(self) -> None:
-        kinds, audience = await self._presence_state()
+    async def _went_online(self) -> None:
+        state = await self._mark_online()
+        if state is not None:
+            await self._publish_presence(*state)
+
+    async def _went_offline(self, code: int) -> None:
+        await self._publish_presence(*await self._mark_offline(code))
+
+    async def _publish_presence(self, kinds: list[str], audience: list[int]) -> None:
         data = {"user_id": self.actor.user_id, "online": bool(kinds), "kinds": kinds}
         await apublish_to_users([*audience, self.actor.pk], "presence", data)
 
@@ -261,77 +346,113 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.user is None:
+        """Check the frame and queue it for `_handle_frames`, which answers frames one at a
+        time in the order they came. While the inbox is full the socket is not read (TCP
+        holds the client back)."""
+        if self.user is None or self.stopped:
             return
-        request_id: Any = None
+        await self.inbox.put(_parse(text_data))
+
+    async def _handle_frames(self) -> None:
+        """Handle this socket's frames in order. Talk sends to one room that queued up while
+        the frame before them was being handled are taken together (at most SEND_BATCH_MAX):
+        one account check, one transaction, one commit (messages.services.message_send_many).
+        A lone frame is not held back to wait for others."""
+        ahead: Frame | None = None
         try:
-            if text_data is None:
-                raise InvalidInput("Send JSON text frames; binary frames are not accepted.")
-            limit = settings.MESSENGER["WS_FRAME_MAX_BYTES"]
-            # Counting characters first spares encoding a huge frame just to refuse it: a frame
-            # has at least as many bytes as characters.
-            if len(text_data) > limit or len(text_data.encode("utf-8", "surrogatepass")) > limit:
-                raise TooLarge(f"A frame may have at most {limit} bytes.")
-            try:
-                frame = json.loads(text_data)
-            except ValueError:
-                raise InvalidInput("The frame is not valid JSON.") from None
-            if not isinstance(frame, dict):
-                raise InvalidInput('A frame is a JSON object: {"id", "ev", "data"}.')
-            request_id = frame.get("id")
-            if (
-                not isinstance(request_id, str | int)
-                or isinstance(request_id, bool)
-                or (isinstance(request_id, str) and len(request_id) > REQUEST_ID_MAX)
-            ):
-                request_id = None
-                raise InvalidInput(f"id must be a string of at most {REQUEST_ID_MAX} characters.")
-            event = frame.get("ev")
-            handler = EVENTS.get(event) if isinstance(event, str) else None
-            if handler is None:
-                raise UnknownEvent(f"Unknown event. Known events: {', '.join(sorted(EVENTS))}.")
-            data = frame.get("data", {})
-            if data is None:
-                data = {}
-            if not isinstance(data, dict):
-                raise InvalidInput("data must be a JSON object.")
+            while True:
+                frame = ahead if ahead is not None else await self.inbox.get()
+                ahead = None
+                if frame is STOP:
+                    return
+                batch = [frame]
+                if frame.room_id is not None:
+                    while len(batch) < SEND_BATCH_MAX and not self.inbox.empty():
+                        nxt = self.inbox.get_nowait()
+                        if nxt.room_id != frame.room_id:
+                            ahead = nxt
+                            break
+                        batch.append(nxt)
+                if not await self._handle(batch):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if not self.gone:
+                logger.exception("gateway frame handling failed for user %s", self.user_pk)
+                with contextlib.suppress(OSError):
+                    await self.close(code=CLOSE_INTERNAL)
+        finally:
+            # Frames that came after a refusal or a failure are dropped with the socket; a
+            # receive() waiting for room in the inbox is let through.
+            self.stopped = True
+            while not self.inbox.empty():
+                self.inbox.get_nowait()
+
+    async def _handle(self, batch: list[Frame]) -> bool:
+        """Answer a batch (one frame, or talk sends to one room); False once the socket is
+        closed because the account was refused."""
+        first = batch[0]
+        if first.error is not None:
+            await self._answer(first.request_id, error=first.error.as_dict())
+            return True
+        results: list[Any]
+        try:
             # Deactivation closes live sockets with 4003 through Redis, at most once: if that
             # close is lost, or the password changed since the token was issued, the account is
             # still checked before any frame is acted on (inside the try: an outage here is a
-            # clear "unavailable" ack, not a dropped socket).
-            refusal = await self._account_refusal(event)
+            # clear "unavailable" ack, not a dropped socket). Every frame of a batch arrived
+            # before this check began.
+            refusal = await self._account_refusal(first.event)
             if refusal is not None:
                 logger.info(
-                    "closing socket of user %s: account refused (%d)", self.actor.pk, refusal
+                    "closing socket of user %s: account refused (%d)", self.user_pk, refusal
                 )
                 await self.close(code=refusal)
-                return
-            result = await handler(self, data)
+                return False
+            if first.room_id is not None:
+                talks = [_talk(f.data) for f in batch]
+                results = await on_send_talks(self, first.room_id, talks)
+            else:
+                results = [await EVENTS[first.event](self, first.data)]
         except ApplicationError as error:
-            await self.send(
-                text_data=_dumps({"ack": request_id, "ok": False, "error": error.as_dict()})
-            )
-            return
+            results = [error] * len(batch)
         except Exception as exc:
             outage = as_outage(exc)
             if outage is not None:
                 # The database or Redis is down: a clear "try again" on the open socket.
-                await self.send(
-                    text_data=_dumps({"ack": request_id, "ok": False, "error": outage.as_dict()})
+                results = [outage] * len(batch)
+            else:
+                logger.exception("gateway event failed for user %s", self.user_pk)
+                results = [INTERNAL] * len(batch)
+        for frame, result in zip(batch, results, strict=True):
+            if isinstance(result, ApplicationError):
+                await self._answer(frame.request_id, error=result.as_dict())
+            elif result is INTERNAL:
+                await self._answer(
+                    frame.request_id,
+                    error={"code": "internal", "message": "The server failed; try again."},
                 )
-                return
-            logger.exception("gateway event failed for user %s", self.actor.pk)
-            await self.send(
-                text_data=_dumps(
-                    {
-                        "ack": request_id,
-                        "ok": False,
-                        "error": {"code": "internal", "message": "The server failed; try again."},
-                    }
-                )
-            )
+            else:
+                await self._answer(frame.request_id, data=result)
+        return True
+
+    async def _answer(
+        self, request_id: Any, *, data: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        if self.gone:
+            # Disconnected while its frames were handled: nobody to answer (the client
+            # retries unacknowledged sends by msg_id after reconnecting).
             return
-        await self.send(text_data=_dumps({"ack": request_id, "ok": True, "data": result}))
+        if error is not None:
+            text = _dumps({"ack": request_id, "ok": False, "error": error})
+        else:
+            text = _dumps({"ack": request_id, "ok": True, "data": data})
+        try:
+            await self.send(text_data=text)
+        except OSError:
+            # The client went away (uvicorn's ClientDisconnected); its disconnect follows.
+            self.gone = True
 
     async def refresh_presence(self) -> None:
         now = time.monotonic()
@@ -386,25 +507,41 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
     return value
 
 
+def _talk(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a talk send, as messages.services.message_send_many takes them."""
+    return {
+        "msg_id": data.get("msg_id"),
+        "body": data.get("body"),
+        "type": data.get("type") or "talk",
+        "reply_to": data.get("reply_to"),
+    }
+
+
+async def on_send_talks(
+    consumer: GatewayConsumer, room_id: int, sends: list[dict[str, Any]]
+) -> list[dict[str, Any] | ApplicationError]:
+    """Talk sends to one room, one or several (GatewayConsumer._handle_frames)."""
+    return await on_worker_threads(message_services.message_send_many)(
+        actor=consumer.actor, room_id=room_id, sends=sends
+    )
+
+
 async def on_send_msg(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    """A send that is not a talk for on_send_talks: a file forward, or a bad room_id."""
+    room_id = _room_id(data)
     if data.get("type") == "flink":
         # A forward of a stored file: the same service as POST /api/rooms/{id}/forward.
         payload, _created = await on_worker_threads(file_services.file_forward)(
             actor=consumer.actor,
-            room_id=_room_id(data),
+            room_id=room_id,
             msg_id=data.get("msg_id"),
             source_msg_id=data.get("source_msg_id"),
         )
         return payload
-    payload, _created = await on_worker_threads(message_services.message_send)(
-        actor=consumer.actor,
-        room_id=_room_id(data),
-        msg_id=data.get("msg_id"),
-        body=data.get("body"),
-        type=data.get("type") or "talk",
-        reply_to=data.get("reply_to"),
-    )
-    return payload
+    (result,) = await on_send_talks(consumer, room_id, [_talk(data)])
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
 
 
 async def on_open_room(consumer: GatewayConsumer, data: dict[str, Any]) -> dict[str, Any]:
