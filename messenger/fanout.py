@@ -20,7 +20,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -28,6 +29,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 1012
+# Envelopes already received that one dispatch takes together, at most.
+DRAIN_MAX = 100
 
 
 class Push:
@@ -49,12 +52,38 @@ class Push:
         return self._text
 
     @property
+    def texts(self) -> tuple[str, ...]:
+        return (self.text,)
+
+    @property
     def wire(self) -> bytes:
         if self._wire is None:
             from websockets.frames import Frame, Opcode
 
             # Server-to-client frames are not masked: the same bytes go to every socket.
             self._wire = Frame(Opcode.TEXT, self.data).serialize(mask=False)
+        return self._wire
+
+
+class Pushes:
+    """Several pushes in order for the same sockets (a burst in one room reaches every member
+    the same): `wire` is their frames joined, made once and written with one write, `texts`
+    each frame's text for the ASGI path."""
+
+    __slots__ = ("_wire", "parts")
+
+    def __init__(self, parts: tuple[Push, ...]) -> None:
+        self.parts = parts
+        self._wire: bytes | None = None
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(part.text for part in self.parts)
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = b"".join(part.wire for part in self.parts)
         return self._wire
 
 
@@ -65,7 +94,7 @@ class Connection(Protocol):
     kind: str
     conn_id: str
 
-    def deliver(self, push: Push) -> None: ...
+    def deliver(self, push: Push | Pushes) -> None: ...
 
     def control(self, op: str, header: dict[str, Any]) -> None: ...
 
@@ -100,13 +129,53 @@ def _redis_sync() -> Any:
     return _sync_redis
 
 
+_held = threading.local()
+
+
+@contextmanager
+def published_together() -> Iterator[None]:
+    """Hold what this thread publishes inside the block and send it at the block's end, in
+    order and in one round trip to Redis, so that every hub receives it together and gives
+    each socket one write for all (Hub.dispatch_many). For the pushes of one commit that
+    carries several messages (messages.services.message_send_many): published one by one,
+    the hub took them one at a time, interleaved with the publishing thread. A failure to
+    publish is logged: pushes are at-most-once and clients catch up by seq."""
+    if getattr(_held, "envelopes", None) is not None:
+        yield
+        return
+    _held.envelopes = []
+    try:
+        yield
+    finally:
+        envelopes, _held.envelopes = _held.envelopes, None
+        if envelopes:
+            try:
+                _publish_now(envelopes)
+            except Exception:
+                logger.exception("fan-out publish of %d envelopes failed", len(envelopes))
+
+
 def publish(data: bytes) -> None:
     """Send an envelope to every hub: over Redis when configured, else to this process's."""
+    held = getattr(_held, "envelopes", None)
+    if held is not None:
+        held.append(data)
+        return
+    _publish_now([data])
+
+
+def _publish_now(envelopes: list[bytes]) -> None:
     if settings.REDIS_URL:
-        _redis_sync().publish(_channel(), data)
+        if len(envelopes) == 1:
+            _redis_sync().publish(_channel(), envelopes[0])
+            return
+        pipe = _redis_sync().pipeline(transaction=False)
+        for data in envelopes:
+            pipe.publish(_channel(), data)
+        pipe.execute()
         return
     for hub in list(_hubs.values()):
-        hub.loop.call_soon_threadsafe(hub.dispatch, data)
+        hub.loop.call_soon_threadsafe(hub.dispatch_many, envelopes)
 
 
 async def apublish(data: bytes) -> None:
@@ -164,27 +233,50 @@ class Hub:
 
     def dispatch(self, data: bytes) -> None:
         """Hand one envelope to the local sockets it names."""
-        head, _sep, body = data.partition(b"\n")
-        try:
-            header = json.loads(head)
-        except ValueError:
-            logger.error("fan-out envelope without a JSON header dropped")
-            return
-        users: Iterable[int] = header.get("u", ())
-        op = header.get("c")
-        if op is None:
-            push = Push(body)
-            local = self.local
+        self.dispatch_many([data])
+
+    def dispatch_many(self, envelopes: list[bytes]) -> None:
+        """Hand envelopes to the local sockets they name, in order. A socket named by several
+        pushes in a row gets them together (`Pushes`: one write for all)."""
+        local = self.local
+        pending: dict[Connection, list[Push]] = {}
+        for data in envelopes:
+            head, _sep, body = data.partition(b"\n")
+            try:
+                header = json.loads(head)
+            except ValueError:
+                logger.error("fan-out envelope without a JSON header dropped")
+                continue
+            users: Iterable[int] = header.get("u", ())
+            op = header.get("c")
+            if op is None:
+                push = Push(body)
+                for user_pk in users:
+                    for conn in local.get(user_pk, ()):
+                        pending.setdefault(conn, []).append(push)
+                continue
+            # A control (replace, close) comes after the pushes before it.
+            self._deliver(pending)
+            pending = {}
             for user_pk in users:
-                conns = local.get(user_pk)
-                if conns:
-                    # A copy: a socket that falls behind unregisters itself in deliver().
-                    for conn in tuple(conns):
-                        conn.deliver(push)
-            return
-        for user_pk in users:
-            for conn in tuple(self.local.get(user_pk, ())):
-                conn.control(op, header)
+                for conn in tuple(local.get(user_pk, ())):
+                    conn.control(op, header)
+        self._deliver(pending)
+
+    @staticmethod
+    def _deliver(pending: dict[Connection, list[Push]]) -> None:
+        # Sockets given the same pushes share one Pushes, so its frames are joined once.
+        shared: dict[tuple[int, ...], Pushes] = {}
+        for conn, pushes in pending.items():
+            # A copy: a socket that falls behind unregisters itself in deliver().
+            if len(pushes) == 1:
+                conn.deliver(pushes[0])
+                continue
+            key = tuple(map(id, pushes))
+            group = shared.get(key)
+            if group is None:
+                group = shared[key] = Pushes(tuple(pushes))
+            conn.deliver(group)
 
     async def _listen(self) -> None:
         """Subscribe and dispatch; after losing Redis, close local sockets so that their
@@ -223,8 +315,16 @@ class Hub:
                     message = await pubsub.get_message(timeout=15)
                     if message is None:
                         await pubsub.ping()
-                    elif message.get("type") == "message":
-                        self.dispatch(message["data"])
+                        continue
+                    # What else has already arrived goes out with it (dispatch_many).
+                    envelopes = []
+                    while message is not None and len(envelopes) < DRAIN_MAX:
+                        if message.get("type") == "message":
+                            envelopes.append(message["data"])
+                        message = await pubsub.get_message(timeout=0)
+                    if message is not None and message.get("type") == "message":
+                        envelopes.append(message["data"])
+                    self.dispatch_many(envelopes)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -46,6 +46,11 @@ async def apublish_to_users(user_ids: Iterable[int], event: str, data: dict[str,
         await fanout.apublish(envelope)
 
 
+# Pushes published in the block go out together at its end (one round trip, one write per
+# socket): for a transaction that commits several messages at once.
+published_together = fanout.published_together
+
+
 def publish_on_commit(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
     """Publish after the current transaction commits, so a rolled-back write sends nothing.
 

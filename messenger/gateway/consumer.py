@@ -30,7 +30,7 @@ from filetransfer import services as file_services
 from messages import services as message_services
 from messenger import presence
 from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent, as_outage
-from messenger.fanout import Hub, Push
+from messenger.fanout import Hub, Push, Pushes
 from messenger.gateway.auth import (
     CLOSE_BAD_REQUEST,
     CLOSE_DISABLED,
@@ -215,30 +215,33 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     # --- pushes from the fan-out hub ----------------------------------------------------------
 
-    def deliver(self, push: Push) -> None:
-        """Write a push frame at once where the server offers prepared frames and nothing is
-        queued before it, else queue it; a socket too slow to drain its queue is closed (its
-        client reconnects and catches up by seq), so one stuck client never holds memory or
-        others."""
+    def deliver(self, push: Push | Pushes) -> None:
+        """Write a push (or several in a row) at once where the server offers prepared frames
+        and nothing is queued before it, else queue its frames; a socket too slow to drain its
+        queue is closed (its client reconnects and catches up by seq), so one stuck client
+        never holds memory or others."""
         if not self.unsent and self.write_prepared is not None and self.write_prepared(push.wire):
             return
-        try:
-            self.outbox.put_nowait(push.text)
+        for text in push.texts:
+            try:
+                self.outbox.put_nowait(text)
+            except asyncio.QueueFull:
+                self._close_slow()
+                return
             self.unsent += 1
-        except asyncio.QueueFull:
-            logger.warning(
-                "closing slow socket of user %s: %d frames queued",
-                self.user_pk,
-                self.outbox.qsize(),
-            )
-            self.hub.unregister(self)
-            # What it has not taken is of no use now (it catches up by seq after reconnecting):
-            # free it at once rather than when the peer finally reads or the server gives up.
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            if self.writer is not None:
-                self.writer.cancel()
-            self._spawn(self._close_too_slow())
+
+    def _close_slow(self) -> None:
+        logger.warning(
+            "closing slow socket of user %s: %d frames queued", self.user_pk, self.outbox.qsize()
+        )
+        self.hub.unregister(self)
+        # What it has not taken is of no use now (it catches up by seq after reconnecting):
+        # free it at once rather than when the peer finally reads or the server gives up.
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        if self.writer is not None:
+            self.writer.cancel()
+        self._spawn(self._close_too_slow())
 
     def control(self, op: str, header: dict[str, Any]) -> None:
         if op == "replace":

@@ -19,6 +19,7 @@ from messenger.gateway.uvicorn_protocol import EXTENSION, PreparedFrameProtocol
 
 # A frame of each length encoding (7-bit, 16-bit, 64-bit) and text beyond ASCII.
 TEXTS = ["{}", "가" * 42, "x" * 126, "나" * 30_000, "y" * 70_000]
+JOINED = ["joined 1", "다" * 200, "joined 3"]
 
 
 class App:
@@ -39,6 +40,9 @@ class App:
         self.extension_seen.set()
         for text in TEXTS:
             self.writes.append(write(fanout.Push(text.encode()).wire))
+        # Several pushes in one write arrive as separate frames, in order.
+        joined = fanout.Pushes(tuple(fanout.Push(t.encode()) for t in JOINED))
+        self.writes.append(write(joined.wire))
         # Prepared frames and ASGI sends share the connection, in the order they were made.
         await send({"type": "websocket.send", "text": "via asgi"})
         assert (await receive())["type"] == "websocket.disconnect"
@@ -72,10 +76,10 @@ async def server():
 async def test_prepared_frames_reach_a_real_client_whole_and_in_order(server):
     app, url = server
     async with websockets.connect(url, max_size=None) as ws:
-        got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(len(TEXTS) + 1)]
-    assert got == [*TEXTS, "via asgi"]
+        got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(len(TEXTS) + 4)]
+    assert got == [*TEXTS, *JOINED, "via asgi"]
     await asyncio.wait_for(app.closed.wait(), 5)
-    assert app.writes == [False] + [True] * len(TEXTS)
+    assert app.writes == [False] + [True] * (len(TEXTS) + 1)
     # A closed socket refuses prepared frames (the gateway then queues, and is cleaned up).
     assert app.after_close is False
 
@@ -125,6 +129,19 @@ async def test_gateway_writes_prepared_frames_and_queues_behind_a_backlog():
     consumer.deliver(fanout.Push(b"three"))
     assert [f[2:] for f in write.frames] == [b"one"]
     assert [consumer.outbox.get_nowait() for _ in range(2)] == ["two", "three"]
+
+
+async def test_gateway_writes_several_pushes_at_once_or_queues_each_of_them():
+    write = Recorder(accept=True)
+    consumer = consumer_with(write)
+    pushes = fanout.Pushes((fanout.Push(b"one"), fanout.Push(b"two")))
+    consumer.deliver(pushes)
+    assert write.frames == [pushes.wire]
+    assert pushes.wire == fanout.Push(b"one").wire + fanout.Push(b"two").wire
+    write.accept = False
+    consumer.deliver(fanout.Pushes((fanout.Push(b"three"), fanout.Push(b"four"))))
+    assert consumer.unsent == 2
+    assert [consumer.outbox.get_nowait() for _ in range(2)] == ["three", "four"]
 
 
 async def test_gateway_without_the_extension_queues_every_push():

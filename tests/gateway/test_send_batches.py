@@ -62,8 +62,8 @@ def batch_sizes(monkeypatch):
 
 
 async def test_sends_back_to_back_are_batched_and_answered_in_order(clients, batch_sizes):
-    (alice, _bob, _carol), room = await group_of("alice", "bob", "carol")
-    a = await clients(alice)
+    (alice, bob, _carol), room = await group_of("alice", "bob", "carol")
+    a, b = await clients(alice), await clients(bob)
     for i in range(12):
         await a.ws.send_to(text_data=talk(f"s{i}", room.pk, f"m{i}"))
     answers = await acks(a, 12)
@@ -74,6 +74,10 @@ async def test_sends_back_to_back_are_batched_and_answered_in_order(clients, bat
     assert await stored(room) == [(i + 2, f"m{i}") for i in range(12)]
     # The first is handled alone (not held back); the rest had queued up behind it.
     assert sum(batch_sizes) == 12 and max(batch_sizes) > 1 and batch_sizes[0] == 1
+    # The other member gets every push once, in seq order (a batch's pushes leave together).
+    pushed = [(await b.push("message"))["data"]["seq"] for _ in range(12)]
+    assert pushed == list(range(2, 14))
+    assert await b.no_push("message")
 
 
 async def test_other_frames_keep_their_place_between_sends(clients):
