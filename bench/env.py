@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,10 +122,17 @@ class Server:
         else:
             raise ValueError(kind)
         cwd = ROOT / "bench" / "socketio" if kind == "socketio" else ROOT
+        # A file, not a pipe: nobody reads a pipe while the run lasts, and a server that logs
+        # more than the pipe holds (64 KB) blocks in its next write, event loop and all.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=self.log
         )
         self._wait_ready()
+
+    def log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     @property
     def http(self) -> str:
@@ -140,8 +148,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"{self.kind} server exited: {err[-2000:]}")
+                raise RuntimeError(f"{self.kind} server exited: {self.log_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
                     return
@@ -162,3 +169,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.log.closed:
+            return
+        # A server that logged errors is said so: its figures may not be what they seem.
+        lines = self.log_text().splitlines()
+        self.log.close()
+        errors = [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
+        if errors:
+            print(
+                f"  {self.kind} server on port {self.port} logged {len(errors)} errors; "
+                f"first: {errors[0][:300]}",
+                file=sys.stderr,
+                flush=True,
+            )

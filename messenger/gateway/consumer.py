@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,8 +83,6 @@ class Frame:
     room_id: int | None = None
 
 
-# Put in the inbox by disconnect(): the frames before it are handled, then the worker stops.
-STOP = Frame(event="<stop>")
 # The result of a handler that failed unexpectedly (logged; the client is told to try again).
 INTERNAL = object()
 
@@ -138,9 +137,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     kind: str = "web"
     presence_marked_at: float = float("-inf")
     writer: asyncio.Task | None = None
+    # Runs while the inbox has frames and ends when it is empty: an idle socket holds no task.
     frame_worker: asyncio.Task | None = None
-    # Set once the socket is disconnected (answers have nowhere to go) / once the frame
-    # worker has stopped (frames are no longer taken).
+    # Set by the frame worker when a receive() waits for room in a full inbox.
+    inbox_room: asyncio.Event | None = None
+    # Set once the socket is disconnected (answers have nowhere to go) / once frames are no
+    # longer taken (the account was refused, or handling failed).
     gone = False
     stopped = False
 
@@ -187,7 +189,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.write_prepared: Callable[[bytes], bool] | None = extension.get("write")
         self.tasks: set[asyncio.Task] = set()
         self.writer = None
-        self.inbox: asyncio.Queue[Frame] = asyncio.Queue(INBOX_MAX)
+        self.inbox: deque[Frame] = deque()
         self.hub = await Hub.running()
         self.hub.register(self)
         # A newer connection of the same kind replaces the older one, on whatever process.
@@ -195,7 +197,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol)
         # Pushes that arrived while connecting wait in the outbox until the socket is open.
         self.writer = asyncio.create_task(self._write_outbox())
-        self.frame_worker = asyncio.create_task(self._handle_frames())
         self.presence_marked_at = time.monotonic()
         await self._went_online()
 
@@ -208,8 +209,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         # Frames received before the close are still handled, as they came; their answers
         # have nowhere to go.
         self.gone = True
-        if self.frame_worker is not None and not self.stopped:
-            await self.inbox.put(STOP)
+        if self.frame_worker is not None:
             await self.frame_worker
         await self._went_offline(code)
 
@@ -254,17 +254,29 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     def _spawn(self, coro: Any) -> None:
         # Keep a reference until done: the loop holds tasks only weakly.
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._unless_gone(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    async def _unless_gone(self, coro: Any) -> None:
+        """Run a send or close that may find the client gone: uvicorn then raises
+        ClientDisconnected (an OSError) and there is nothing left to do. Left unretrieved, each
+        was an error log line; a reconnect storm (each reconnect replacing a dead socket)
+        wrote thousands."""
+        try:
+            await coro
+        except OSError:
+            logger.debug("socket of user %s was already gone", self.user_pk)
+
     async def _write_outbox(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            await self.send(text_data=text)
-            # Counted down only once written: a frame taken from the queue but still waiting
-            # for the transport keeps later pushes behind it, in order.
-            self.unsent -= 1
+        # OSError: the client has gone (ClientDisconnected); its disconnect follows.
+        with contextlib.suppress(OSError):
+            while True:
+                text = await self.outbox.get()
+                await self.send(text_data=text)
+                # Counted down only once written: a frame taken from the queue but still
+                # waiting for the transport keeps later pushes behind it, in order.
+                self.unsent -= 1
 
     async def _close_too_slow(self) -> None:
         try:
@@ -354,43 +366,56 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         holds the client back)."""
         if self.user is None or self.stopped:
             return
-        await self.inbox.put(_parse(text_data))
+        while len(self.inbox) >= INBOX_MAX and not self.stopped:
+            if self.inbox_room is None:
+                self.inbox_room = asyncio.Event()
+            await self.inbox_room.wait()
+        if self.stopped:
+            return
+        self.inbox.append(_parse(text_data))
+        if self.frame_worker is None:
+            self.frame_worker = asyncio.create_task(self._handle_frames())
+
+    def _take(self) -> list[Frame]:
+        """The next frame, with the talk sends to the same room queued right behind it (at
+        most SEND_BATCH_MAX in all)."""
+        frame = self.inbox.popleft()
+        batch = [frame]
+        if frame.room_id is not None:
+            while (
+                self.inbox
+                and len(batch) < SEND_BATCH_MAX
+                and self.inbox[0].room_id == frame.room_id
+            ):
+                batch.append(self.inbox.popleft())
+        if self.inbox_room is not None:
+            self.inbox_room.set()
+            self.inbox_room = None
+        return batch
 
     async def _handle_frames(self) -> None:
-        """Handle this socket's frames in order. Talk sends to one room that queued up while
-        the frame before them was being handled are taken together (at most SEND_BATCH_MAX):
+        """Handle this socket's frames in order until none is left. Talk sends to one room
+        that queued up while the frame before them was being handled are taken together:
         one account check, one transaction, one commit (messages.services.message_send_many).
         A lone frame is not held back to wait for others."""
-        ahead: Frame | None = None
         try:
-            while True:
-                frame = ahead if ahead is not None else await self.inbox.get()
-                ahead = None
-                if frame is STOP:
-                    return
-                batch = [frame]
-                if frame.room_id is not None:
-                    while len(batch) < SEND_BATCH_MAX and not self.inbox.empty():
-                        nxt = self.inbox.get_nowait()
-                        if nxt.room_id != frame.room_id:
-                            ahead = nxt
-                            break
-                        batch.append(nxt)
-                if not await self._handle(batch):
-                    return
-        except asyncio.CancelledError:
-            raise
+            while self.inbox and not self.stopped:
+                if not await self._handle(self._take()):
+                    self.stopped = True
         except Exception:
+            self.stopped = True
             if not self.gone:
                 logger.exception("gateway frame handling failed for user %s", self.user_pk)
                 with contextlib.suppress(OSError):
                     await self.close(code=CLOSE_INTERNAL)
         finally:
-            # Frames that came after a refusal or a failure are dropped with the socket; a
-            # receive() waiting for room in the inbox is let through.
-            self.stopped = True
-            while not self.inbox.empty():
-                self.inbox.get_nowait()
+            self.frame_worker = None
+            if self.stopped:
+                # Frames that came after a refusal or a failure are dropped with the socket; a
+                # receive() waiting for room in the inbox is let through.
+                self.inbox.clear()
+                if self.inbox_room is not None:
+                    self.inbox_room.set()
 
     async def _handle(self, batch: list[Frame]) -> bool:
         """Answer a batch (one frame, or talk sends to one room); False once the socket is

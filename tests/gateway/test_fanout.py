@@ -171,3 +171,35 @@ def test_published_together_logs_a_failed_publish_instead_of_raising(monkeypatch
         fanout.publish(fanout.envelope({"u": [1]}, "lost"))
     assert "fan-out publish of 1 envelopes failed" in caplog.text
     assert fanout._held.envelopes is None
+
+
+async def test_replacing_or_closing_a_socket_whose_client_is_gone_logs_no_error(caplog):
+    """uvicorn raises ClientDisconnected (an OSError) for a send or close on a socket whose
+    client has gone; in a reconnect storm every reconnect replaces such a socket."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    hub = fanout.Hub(asyncio.get_running_loop())
+    consumer = GatewayConsumer()
+    consumer.user_pk, consumer.kind, consumer.conn_id = 8, "web", "old"
+    consumer.tasks = set()
+    consumer.hub = hub
+
+    async def gone(*args: Any, **kwargs: Any) -> None:
+        raise ClientDisconnected()
+
+    consumer.send = gone
+    consumer.close = gone
+    consumer.outbox = asyncio.Queue(3)
+    consumer.outbox.put_nowait("queued")
+    consumer.unsent = 1
+    hub.register(consumer)
+    consumer.control("replace", {"k": "web", "keep": "new"})
+    consumer.control("close", {"code": 4003})
+    tasks = list(consumer.tasks)
+    assert len(tasks) == 2
+    await asyncio.gather(*tasks)
+    assert all(task.exception() is None for task in tasks)
+    writer = asyncio.create_task(consumer._write_outbox())
+    await asyncio.wait_for(writer, 1)
+    assert writer.exception() is None
+    assert "ERROR" not in caplog.text
