@@ -3,6 +3,7 @@ frame being handled are stored together (messages.services.message_send_many).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -135,3 +136,39 @@ async def test_a_database_outage_in_a_batch_answers_every_frame_and_stores_none(
     await a.ws.send_to(text_data=talk("after", room.pk, "after"))
     (answer,) = await acks(a, 1)
     assert answer["ok"] and answer["data"]["seq"] == 2
+
+
+async def test_a_full_inbox_holds_the_reader_back_until_a_frame_is_taken():
+    from collections import deque
+
+    from messenger.gateway import consumer as gateway
+
+    consumer = gateway.GatewayConsumer()
+    consumer.user = object()
+    consumer.user_pk = 1
+    consumer.inbox = deque()
+    release = asyncio.Event()
+    handled: list[list[str]] = []
+
+    async def handle(batch):
+        handled.append([frame.request_id for frame in batch])
+        await release.wait()
+        return True
+
+    consumer._handle = handle
+    ping = json.dumps({"id": "first", "ev": "alive"})
+    await consumer.receive(ping)
+    worker = consumer.frame_worker
+    await asyncio.sleep(0)  # the worker takes the first frame and waits in handle()
+    for i in range(gateway.INBOX_MAX):
+        await consumer.receive(json.dumps({"id": f"f{i}", "ev": "alive"}))
+    blocked = asyncio.create_task(consumer.receive(json.dumps({"id": "over", "ev": "alive"})))
+    await asyncio.sleep(0.05)
+    assert not blocked.done() and len(consumer.inbox) == gateway.INBOX_MAX
+    release.set()
+    await asyncio.wait_for(blocked, 1)
+    await asyncio.wait_for(worker, 1)
+    expected = ["first", *(f"f{i}" for i in range(gateway.INBOX_MAX)), "over"]
+    assert [ids[0] for ids in handled] == expected
+    # Nothing is left running once the inbox is empty.
+    assert consumer.frame_worker is None
