@@ -110,6 +110,8 @@ def test_send_many_checks_membership_and_locks_the_room_once(alice, bob, group):
     send(bob, group.pk, "warm up")
     with CaptureQueriesContext(connection) as one:
         services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("one")])
+    with CaptureQueriesContext(connection) as two:
+        services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("a"), talk("b")])
     with CaptureQueriesContext(connection) as ten:
         services.message_send_many(
             actor=bob, room_id=group.pk, sends=[talk(str(i)) for i in range(10)]
@@ -118,5 +120,21 @@ def test_send_many_checks_membership_and_locks_the_room_once(alice, bob, group):
     assert sum("FOR UPDATE" in q for q in sql) == 1
     assert sum(q.startswith("INSERT") for q in sql) == 10
     # Per message: retry check, insert, room, watermark and its savepoint pair.
-    per_message = (len(ten.captured_queries) - len(one.captured_queries)) / 9
+    per_message = (len(ten.captured_queries) - len(two.captured_queries)) / 8
     assert per_message <= 6
+    # A lone send has no savepoint of its own (the one left is the outer block's, inside the
+    # test's own transaction); each of two has one.
+    def savepoints(queries) -> int:
+        return sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries)
+
+    assert savepoints(one) == 1 and savepoints(two) == 3
+
+
+def test_send_many_a_lone_refused_send_stores_nothing(bob, group):
+    (result,) = services.message_send_many(
+        actor=bob, room_id=group.pk, sends=[talk("bad", reply_to=str(uuid.uuid4()))]
+    )
+    assert isinstance(result, InvalidInput)
+    assert not Message.objects.filter(room=group, seq__gt=1).exists()
+    (after,) = services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("good")])
+    assert after["seq"] == 2
