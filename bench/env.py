@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -122,6 +123,14 @@ class Server:
         else:
             raise ValueError(kind)
         cwd = ROOT / "bench" / "socketio" if kind == "socketio" else ROOT
+        # BENCH_PROFILE=<folder>: our servers run under py-spy, which writes its samples
+        # there (collapsed stacks, `<kind>-<port>.txt`) when the server stops.
+        self.profile = os.environ.get("BENCH_PROFILE") if kind != "socketio" else None
+        if self.profile:
+            Path(self.profile).mkdir(parents=True, exist_ok=True)
+            out = Path(self.profile).resolve() / f"{kind}-{self.port}.txt"
+            spy = [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "250"]
+            cmd = [*spy, "--nonblocking", "-f", "raw", "-o", str(out), "--", *cmd]
         # A file, not a pipe: nobody reads a pipe while the run lasts, and a server that logs
         # more than the pipe holds (64 KB) blocks in its next write, event loop and all.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
@@ -163,7 +172,8 @@ class Server:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            # py-spy writes its samples on SIGINT, and stops the server with it.
+            self.proc.send_signal(signal.SIGINT if self.profile else signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

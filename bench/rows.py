@@ -52,10 +52,11 @@ def _handler_counts(connection) -> dict[str, int]:
 
 @contextmanager
 def _notify_tasks_kept(queued: list[int]):
-    """Record the message pks of queued notification tasks instead of queueing them."""
+    """Record the message pks of queued notification tasks instead of queueing them (a task
+    takes the pks of the messages stored together)."""
     from notifications.tasks import message_notify
 
-    message_notify.delay = queued.append
+    message_notify.delay = queued.extend
     try:
         yield
     finally:

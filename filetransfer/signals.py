@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from filetransfer import services
 from filetransfer.tasks import link_preview
 from messages.models import Message
+from messages.signals import messages_appended
 
 
-@receiver(post_save, sender=Message, dispatch_uid="filetransfer.queue_link_preview")
-def queue_link_preview(sender: Any, instance: Message, created: bool, **kwargs: Any) -> None:
-    if not created or not services.link_preview_wanted(instance):
-        return
-    message_pk = instance.pk
-    transaction.on_commit(lambda: link_preview.delay(message_pk), robust=True)
+@receiver(messages_appended, dispatch_uid="filetransfer.queue_link_preview")
+def queue_link_preview(sender: Any, messages: list[Message], **kwargs: Any) -> None:
+    for message in messages:
+        if services.link_preview_wanted(message):
+            message_pk = message.pk
+            transaction.on_commit(
+                lambda message_pk=message_pk: link_preview.delay(message_pk), robust=True
+            )

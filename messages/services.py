@@ -19,6 +19,7 @@ from django.utils import timezone
 from messages.events import message_payload, message_updated_payload
 from messages.models import Message, MessageReceipt
 from messages.selectors import parse_msg_id, unread_counts
+from messages.signals import messages_appended
 from messenger.errors import (
     ApplicationError,
     Conflict,
@@ -27,7 +28,7 @@ from messenger.errors import (
     NotMessageSender,
     NotRoomMember,
 )
-from messenger.ratelimit import rate_limit_hit
+from messenger.ratelimit import rate_limit_hit, rate_limit_refusal, rate_limit_take
 from messenger.realtime import publish_on_commit, published_together
 from orgsync.models import User
 from rooms import selectors as room_selectors
@@ -109,41 +110,43 @@ def _names(users: list[User]) -> str:
     )
 
 
-def _append(
-    *,
-    room: Room,
-    sender: User | None,
-    type: str,
-    body: str,
-    msg_id: uuid.UUID | None = None,
-    meta: dict[str, Any] | None = None,
-    reply_to: Message | None = None,
-    file_expires_at: datetime | None = None,
-    thumbnail: str = "",
-) -> Message:
-    """Add a message to a locked room: the one place a seq is allocated.
+def _append(*, room: Room, sender: User | None, **fields: Any) -> Message:
+    """Add one message to a locked room (`_append_many` with one row)."""
+    return _append_many(room=room, sender=sender, rows=[fields])[0]
 
-    Writes O(1) rows whatever the room size: the message, the room's counter and preview, the
-    sender's watermark, and the 1:1 members hidden by leaving (who see the room again).
+
+def _append_many(*, room: Room, sender: User | None, rows: list[dict[str, Any]]) -> list[Message]:
+    """Add messages of one sender to a locked room: the one place seqs are allocated.
+
+    Each row gives a message's fields (type, body; optionally msg_id, meta, reply_to,
+    file_expires_at, thumbnail). One INSERT for all of them, then the room's counter and
+    preview and the sender's watermark once, and the 1:1 members hidden by leaving (who see
+    the room again): rows written are one per message plus two, whatever the room size.
+    Receivers of `messages_appended` get the new messages once, in seq order.
     """
     now = timezone.now()
-    seq = room.last_seq + 1
-    message = Message.objects.create(
-        msg_id=msg_id or uuid.uuid4(),
-        room=room,
-        seq=seq,
-        sender=sender,
-        type=type,
-        body=body,
-        meta=meta or {},
-        reply_to=reply_to,
-        file_expires_at=file_expires_at,
-        thumbnail=thumbnail,
-    )
+    messages = [
+        Message(
+            msg_id=row.get("msg_id") or uuid.uuid4(),
+            room=room,
+            seq=room.last_seq + offset,
+            sender=sender,
+            type=row["type"],
+            body=row["body"],
+            meta=row.get("meta") or {},
+            reply_to=row.get("reply_to"),
+            file_expires_at=row.get("file_expires_at"),
+            thumbnail=row.get("thumbnail") or "",
+        )
+        for offset, row in enumerate(rows, start=1)
+    ]
+    Message.objects.bulk_create(messages)
+    last = messages[-1]
+    seq = last.seq
     room.last_seq = seq
     room.last_message_at = now
-    room.last_msg_type = type
-    room.last_msg_body = body[:PREVIEW_CHARS]
+    room.last_msg_type = last.type
+    room.last_msg_body = last.body[:PREVIEW_CHARS]
     room.last_msg_state = ""
     room.last_sender = sender
     room.save(
@@ -157,6 +160,7 @@ def _append(
             "updated_at",
         ]
     )
+    messages_appended.send(sender=Message, messages=messages)
     present = RoomMember.objects.filter(room=room, state__in=room_selectors.PRESENT_STATES)
     if room.kind == Room.Kind.DIRECT and sender is not None:
         # Both of a pair are present (leaving only hides a 1:1 room): one statement shows the
@@ -171,14 +175,14 @@ def _append(
                 output_field=RoomMember._meta.get_field("last_read_seq"),
             ),
         )
-        return message
+        return messages
     if sender is not None:
         present.filter(user=sender).update(last_read_seq=seq)
     if room.kind == Room.Kind.DIRECT:
         RoomMember.objects.filter(room=room, state=RoomMember.State.HIDDEN).update(
             state=RoomMember.State.ACTIVE, left_at=None
         )
-    return message
+    return messages
 
 
 def _publish_message(
@@ -413,52 +417,118 @@ def message_send_many(
     had queued while its previous send was being stored (messenger.gateway.consumer).
 
     Membership is checked and the room locked once for all (a refusal there is raised, the
-    answer for every one of them); then each is appended as by `message_send` (its fields:
-    msg_id, body, type, reply_to) in a savepoint of its own, so a refused one (a bad msg_id or
-    reply_to, a msg_id of another room, the rate limit) stores nothing and the others go on.
-    All share one commit, so a burst waits for one flush to disk instead of one per message.
-    Returns, in order, each one's payload or its error; a database failure rolls back every
-    one and is raised. One room only: its lock is held until the commit, and batches locking
-    rooms in different orders could deadlock.
+    answer for every one of them). Then each send (its fields: msg_id, body, type, reply_to)
+    is checked as by `message_send`, in order: a msg_id already stored is a retry and gets the
+    stored message (one query for the whole batch; a msg_id twice in the batch is stored once),
+    then the rate limit, the reply and the body. A refused one stores nothing and takes no
+    seq; the others are stored with one INSERT (`_append_many`), one commit, and their pushes
+    leave together. Returns, in order, each one's payload or its error; a database failure
+    rolls back every one and is raised. One room only: its lock is held until the commit,
+    and batches locking rooms in different orders could deadlock.
     """
-    results: list[dict[str, Any] | ApplicationError] = []
+    results: list[dict[str, Any] | ApplicationError | None] = [None] * len(sends)
     # The commit's pushes leave together, after its hooks ran: hubs then write each socket
     # all of them at once instead of taking them one by one (docs/benchmarks.md).
     with published_together(), transaction.atomic():
         member = room_selectors.membership_get(user=actor, room_id=room_id)
-        locked = room_selectors.room_lock_with_audience(room_id=member.room_id)
-        # A lone send needs no savepoint of its own (two statements fewer): its error rolls
-        # back the whole transaction, which holds nothing else.
-        alone = len(sends) == 1
-        for send in sends:
+        room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
+        # msg_id -> the indexes of the sends that carry it, in order of first appearance.
+        by_msg_id: dict[uuid.UUID, list[int]] = {}
+        for index, send in enumerate(sends):
             try:
                 msg_uuid = parse_msg_id(send.get("msg_id"))
-                type = send.get("type") or Message.Type.TALK
-                _check_talk_type(type)
-                fields = _talk_fields(
-                    actor=actor,
+                _check_talk_type(send.get("type") or Message.Type.TALK)
+            except ApplicationError as error:
+                results[index] = error
+            else:
+                by_msg_id.setdefault(msg_uuid, []).append(index)
+        # Under the room lock: a concurrent retry in this room has committed or waits.
+        stored = set(
+            Message.objects.filter(msg_id__in=list(by_msg_id)).values_list("msg_id", flat=True)
+        )
+        fresh = [(m, indexes) for m, indexes in by_msg_id.items() if m not in stored]
+        for msg_uuid in stored:
+            try:
+                answer: dict[str, Any] | ApplicationError = _stored_for_retry(
+                    actor=actor, room_pk=room.pk, msg_id=msg_uuid
+                )
+            except ApplicationError as error:
+                answer = error
+            for index in by_msg_id[msg_uuid]:
+                results[index] = answer
+        # Counted for REST and socket alike; a retry of a stored message is not counted.
+        allowed = rate_limit_take(scope="send", key=actor.pk, calls=len(fresh))
+        rows: list[dict[str, Any]] = []
+        row_indexes: list[list[int]] = []
+        for position, (msg_uuid, indexes) in enumerate(fresh):
+            send = sends[indexes[0]]
+            try:
+                if position >= allowed:
+                    raise rate_limit_refusal(scope="send", key=actor.pk)
+                row = _talk_row(
                     member=member,
                     body=send.get("body"),
-                    type=type,
+                    type=send.get("type") or Message.Type.TALK,
                     reply_to=send.get("reply_to"),
                 )
-                with transaction.atomic(savepoint=not alone):
-                    _message, payload, _created = _append_once(
-                        actor=actor, member=member, msg_id=msg_uuid, fields=fields, locked=locked
-                    )
             except ApplicationError as error:
-                results.append(error)
-                if not alone:
-                    # Rolled back to before this one: the room row as stored, still locked.
-                    locked = room_selectors.room_lock_with_audience(room_id=member.room_id)
-            else:
-                results.append(payload)
-    return results
+                # A later send with the same msg_id is a retry of this one: the same answer.
+                for index in indexes:
+                    results[index] = error
+                continue
+            rows.append(row | {"msg_id": msg_uuid})
+            row_indexes.append(indexes)
+        appended = _append_rows(room=room, actor=actor, rows=rows)
+        for message, indexes in zip(appended, row_indexes, strict=True):
+            answer = (
+                message
+                if isinstance(message, ApplicationError)
+                else _publish_message(message, room=room, audience=audience)
+            )
+            for index in indexes:
+                results[index] = answer
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+def _append_rows(
+    *, room: Room, actor: User, rows: list[dict[str, Any]]
+) -> list[Message | ApplicationError]:
+    """Append checked rows to the locked room with one INSERT. A msg_id stored in another room
+    since the retry check makes that INSERT fail: then each row is appended on its own, and
+    the one whose msg_id is taken gets a Conflict while the others go on."""
+    if not rows:
+        return []
+    conflict = Conflict("msg_id is already used by another message.")
+    try:
+        # A lone row needs no savepoint: its failure rolls back a transaction that holds
+        # nothing else. Several share one, to be retried one by one.
+        with transaction.atomic(savepoint=len(rows) > 1):
+            return list(_append_many(room=room, sender=actor, rows=rows))
+    except IntegrityError:
+        if len(rows) == 1:
+            raise conflict from None
+    appended: list[Message | ApplicationError] = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                appended.append(_append(room=room, sender=actor, **row))
+        except IntegrityError:
+            appended.append(conflict)
+    return appended
 
 
 def _check_talk_type(type: Any) -> None:
     if type not in CLIENT_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(CLIENT_TYPES)}.")
+
+
+def _talk_row(*, member: RoomMember, body: Any, type: str, reply_to: Any) -> dict[str, Any]:
+    """The checked fields of a new talk (after the rate limit was counted)."""
+    original = None
+    if reply_to not in (None, ""):
+        original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
+    return {"type": type, "body": _clean_body(body), "reply_to": original}
 
 
 def _talk_fields(
@@ -468,10 +538,7 @@ def _talk_fields(
         # Counted here, for REST and socket alike; a retry of a stored message never gets
         # this far, so it is not counted.
         rate_limit_hit(scope="send", key=actor.pk)
-        original = None
-        if reply_to not in (None, ""):
-            original = _visible_message(member=member, msg_id=reply_to, field="reply_to")
-        return {"type": type, "body": _clean_body(body), "reply_to": original}
+        return _talk_row(member=member, body=body, type=type, reply_to=reply_to)
 
     return fields
 

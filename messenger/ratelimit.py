@@ -92,30 +92,46 @@ def _refusal(scope: str, since: float | None, rate: Rate) -> RateLimited:
     )
 
 
-def _count(scope: str, key: object, rate: Rate) -> int:
-    """Count one call; the calls of the current window so far."""
+def _count(scope: str, key: object, rate: Rate, calls: int = 1) -> int:
+    """Count `calls` calls; the calls of the current window so far, these included."""
     count_key, since_key = _keys(scope, key)
-    if not cache.add(count_key, 1, timeout=rate.seconds):
+    if not cache.add(count_key, calls, timeout=rate.seconds):
         try:
-            used = cache.incr(count_key)
+            used = cache.incr(count_key, calls)
         except ValueError:
-            used = 1  # the window closed between add and incr
-        if used > 1:
+            used = calls  # the window closed between add and incr
+        if used > calls:
             return used
-        # This call opens the next window; set (again) the expiry that an incr on a key that
+        # These calls open the next window; set (again) the expiry that an incr on a key that
         # had just expired would not have.
-        cache.set(count_key, 1, timeout=rate.seconds)
+        cache.set(count_key, used, timeout=rate.seconds)
     cache.set(since_key, time.time(), timeout=rate.seconds)
-    return 1
+    return calls
 
 
 def rate_limit_hit(*, scope: str, key: object) -> None:
     """Count one call of `key` (a user pk, a hashed user id, an address) in `scope`; raise
     RateLimited when it is past the scope's rate. Refused calls count too, but never make the
     window longer."""
+    if rate_limit_take(scope=scope, key=key, calls=1) < 1:
+        raise rate_limit_refusal(scope=scope, key=key)
+
+
+def rate_limit_take(*, scope: str, key: object, calls: int) -> int:
+    """Count `calls` calls at once (a burst of sends stored together); how many of them, the
+    first ones, are within the rate. As with rate_limit_hit, refused calls count too."""
     rate = rate_for(scope)
-    if rate is not None and _count(scope, key, rate) > rate.count:
-        raise _refusal(scope, cache.get(_keys(scope, key)[1]), rate)
+    if rate is None or calls <= 0:
+        return max(calls, 0)
+    used = _count(scope, key, rate, calls)
+    return max(0, min(calls, rate.count - (used - calls)))
+
+
+def rate_limit_refusal(*, scope: str, key: object) -> RateLimited:
+    """The error for a call of `key` refused in `scope` (its Retry-After from the window)."""
+    rate = rate_for(scope)
+    assert rate is not None
+    return _refusal(scope, cache.get(_keys(scope, key)[1]), rate)
 
 
 def rate_limit_record(*, scope: str, key: object) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from base64 import urlsafe_b64decode
+from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from notifications.models import WebPushSubscription
 from notifications.rules import SYSTEM_TYPES, Incoming, content, decide
 from orgsync.models import User
 from rooms import selectors as room_selectors
-from rooms.models import Room, RoomMember
+from rooms.models import RoomMember
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +70,19 @@ def _batch_ttl() -> int:
     return int(settings.NOTIFICATIONS["BATCH_WINDOW_SECONDS"]) + 300
 
 
-def batch_add(*, user_pk: int, room_id: int, message_pk: int) -> bool:
-    """Add a message to the user's pending alert for the room; True when it opened the
-    window (the caller then schedules `batch_flush`)."""
+def batch_add(*, user_pk: int, room_id: int, message_pk: int, count: int = 1) -> bool:
+    """Add `count` messages, the newest `message_pk`, to the user's pending alert for the room;
+    True when they opened the window (the caller then schedules `batch_flush`)."""
     count_key, last_key = _batch_keys(user_pk, room_id)
     ttl = _batch_ttl()
     cache.set(last_key, message_pk, ttl)
-    if cache.add(count_key, 1, ttl):
+    if cache.add(count_key, count, ttl):
         return True
     try:
-        cache.incr(count_key)
+        cache.incr(count_key, count)
     except ValueError:
-        # The window was flushed between add and incr: this message opens the next one.
-        return bool(cache.add(count_key, 1, ttl))
+        # The window was flushed between add and incr: these messages open the next one.
+        return bool(cache.add(count_key, count, ttl))
     return False
 
 
@@ -124,35 +125,55 @@ def batch_flush(*, user_pk: int, room_id: int) -> dict[str, Any] | None:
 
 
 def message_notify(*, message_pk: int) -> list[tuple[int, int]]:
-    """Run the rule for every present member of a new message's room but its sender; return
-    the (user_pk, room_id) windows this message opened, to be flushed after the window."""
-    message = Message.objects.select_related("room", "sender").filter(pk=message_pk).first()
-    if message is None or message.sender_id is None or message.type in SYSTEM_TYPES:
-        return []
-    room: Room = message.room
-    members = list(
-        room_selectors.present_members(room.pk)
-        .exclude(user_id=message.sender_id)
-        .filter(user__is_active=True)
-        .select_related("user")
-    )
-    focused = selectors.room_focused_user_pks(
-        user_pks=[m.user_id for m in members], room_id=room.pk
+    """`messages_notify` for one message."""
+    return messages_notify(message_pks=[message_pk])
+
+
+def messages_notify(*, message_pks: list[int]) -> list[tuple[int, int]]:
+    """Run the rule for every present member of each new message's room but its sender; return
+    the (user_pk, room_id) windows these messages opened, to be flushed after the window.
+
+    Messages stored together (a burst in one room) are taken together: the room's members
+    and who looks at the room are read once, and each receiver's alert is counted up by all
+    of the burst's messages that alert them at once."""
+    messages = (
+        Message.objects.select_related("room", "sender")
+        .filter(pk__in=message_pks, sender__isnull=False)
+        .exclude(type__in=SYSTEM_TYPES)
+        .order_by("room_id", "seq")
     )
     now = timezone.now()
     opened: list[tuple[int, int]] = []
-    for member in members:
-        decision = decide(
-            member.user,
-            member,
-            incoming_for(message=message, member=member),
-            now,
-            member.user_id in focused,
+    for room_id, in_room in groupby(messages, key=lambda m: m.room_id):
+        burst = list(in_room)
+        members = list(
+            room_selectors.present_members(room_id)
+            .filter(user__is_active=True)
+            .select_related("user")
         )
-        if not decision.notify:
-            continue
-        if batch_add(user_pk=member.user_id, room_id=room.pk, message_pk=message.pk):
-            opened.append((member.user_id, room.pk))
+        focused = selectors.room_focused_user_pks(
+            user_pks=[m.user_id for m in members], room_id=room_id
+        )
+        for member in members:
+            alerting = [
+                message
+                for message in burst
+                if message.sender_id != member.user_id
+                and decide(
+                    member.user,
+                    member,
+                    incoming_for(message=message, member=member),
+                    now,
+                    member.user_id in focused,
+                ).notify
+            ]
+            if alerting and batch_add(
+                user_pk=member.user_id,
+                room_id=room_id,
+                message_pk=alerting[-1].pk,
+                count=len(alerting),
+            ):
+                opened.append((member.user_id, room_id))
     return opened
 
 

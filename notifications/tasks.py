@@ -14,9 +14,12 @@ from notifications import services
 
 
 @shared_task(name="notifications.message_notify", ignore_result=True)
-def message_notify(message_pk: int) -> int:
-    """Run the rule for a new message and schedule the flush of each window it opened."""
-    opened = services.message_notify(message_pk=message_pk)
+def message_notify(message_pks: list[int] | int) -> int:
+    """Run the rule for new messages (those stored together, or one: a task queued by an
+    earlier release) and schedule the flush of each window they opened."""
+    if isinstance(message_pks, int):
+        message_pks = [message_pks]
+    opened = services.messages_notify(message_pks=message_pks)
     window = settings.NOTIFICATIONS["BATCH_WINDOW_SECONDS"]
     for user_pk, room_id in opened:
         batch_flush.apply_async((user_pk, room_id), countdown=window)

@@ -57,7 +57,7 @@ CLOSE_INTERNAL = 1011
 INBOX_MAX = 64
 # Talk sends taken together at most: the room stays locked until their one commit, so other
 # senders in the room wait for at most this many (docs/benchmarks.md, "Send batches").
-SEND_BATCH_MAX = 20
+SEND_BATCH_MAX = 64
 # `alive` refreshes this connection's presence entry at most this often. With the entry's
 # 90 s TTL and a heartbeat every 25 s, the entry never lapses (longest gap: 45 + 25 s), and
 # a process with 10,000 idle sockets writes to Redis half as often (`python -m bench idle`).

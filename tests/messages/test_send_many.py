@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from messages import services
 from messages.models import Message
-from messenger.errors import Conflict, InvalidInput, NotRoomMember
+from messenger.errors import Conflict, InvalidInput, NotRoomMember, RateLimited
 from tests.conftest import send
 
 
@@ -87,26 +87,26 @@ def test_send_many_by_a_stranger_is_refused_for_all(make_user, group):
 
 
 def test_send_many_a_database_failure_rolls_back_every_one(bob, group, monkeypatch, pushes):
-    real = services._append
+    real = services._append_many
     calls = []
 
     def failing(**kwargs):
-        calls.append(kwargs["body"])
-        if len(calls) == 2:
-            raise DatabaseError("lost the connection")
-        return real(**kwargs)
+        calls.append([row["body"] for row in kwargs["rows"]])
+        result = real(**kwargs)
+        raise DatabaseError("lost the connection")
+        return result
 
-    monkeypatch.setattr(services, "_append", failing)
+    monkeypatch.setattr(services, "_append_many", failing)
     with pushes.committed(), pytest.raises(DatabaseError):
         services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("a"), talk("b")])
-    assert calls == ["a", "b"]
+    assert calls == [["a", "b"]]
     assert not Message.objects.filter(room=group, seq__gt=1).exists()
     assert pushes.of("message") == []
     group.refresh_from_db()
     assert group.last_seq == 1
 
 
-def test_send_many_checks_membership_and_locks_the_room_once(alice, bob, group):
+def test_send_many_stores_a_batch_with_one_insert_and_constant_statements(alice, bob, group):
     send(bob, group.pk, "warm up")
     with CaptureQueriesContext(connection) as one:
         services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("one")])
@@ -118,16 +118,62 @@ def test_send_many_checks_membership_and_locks_the_room_once(alice, bob, group):
         )
     sql = [q["sql"] for q in ten.captured_queries]
     assert sum("FOR UPDATE" in q for q in sql) == 1
-    assert sum(q.startswith("INSERT") for q in sql) == 10
-    # Per message: retry check, insert, room, watermark and its savepoint pair.
-    per_message = (len(ten.captured_queries) - len(two.captured_queries)) / 8
-    assert per_message <= 6
+    assert sum(q.startswith("INSERT") for q in sql) == 1
+    # Membership, lock, retry check, insert, room, watermark: the same for ten as for two.
+    assert len(ten.captured_queries) == len(two.captured_queries)
+
     # A lone send has no savepoint of its own (the one left is the outer block's, inside the
-    # test's own transaction); each of two has one.
+    # test's own transaction); a batch has one, to fall back to one by one on a conflict.
     def savepoints(queries) -> int:
         return sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries)
 
-    assert savepoints(one) == 1 and savepoints(two) == 3
+    assert savepoints(one) == 1 and savepoints(two) == 2
+    assert len(one.captured_queries) == len(two.captured_queries) - 2
+    assert list(Message.objects.filter(room=group).values_list("seq", flat=True)) == list(
+        range(1, 16)
+    )
+
+
+def test_send_many_a_msg_id_taken_in_another_room_meanwhile_refuses_only_that_one(
+    alice, bob, group, direct, monkeypatch
+):
+    """The retry check found the msg_id free, then another room stored it before the INSERT
+    (the unique index refuses the batch): the batch is stored one by one around it."""
+    taken = talk("taken")
+    real = services.rate_limit_take
+
+    def racing(**kwargs):
+        # Between bob's retry check and his INSERT (the rate limit is counted in between).
+        send(alice, direct.pk, "first", msg_id=taken["msg_id"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "rate_limit_take", racing)
+    results = services.message_send_many(
+        actor=bob, room_id=group.pk, sends=[talk("a"), dict(taken, body="b"), talk("c")]
+    )
+    assert results[0]["seq"] == 2 and results[2]["seq"] == 3
+    assert isinstance(results[1], Conflict)
+    assert list(Message.objects.filter(room=group, seq__gt=1).values_list("body", flat=True)) == [
+        "a",
+        "c",
+    ]
+
+
+def test_send_many_counts_the_rate_limit_once_for_the_batch(bob, group, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ENABLED": True, "send": "3/60s"}
+    first = services.message_send_many(
+        actor=bob, room_id=group.pk, sends=[talk(str(i)) for i in range(5)]
+    )
+    assert [r["seq"] for r in first[:3]] == [2, 3, 4]
+    assert all(isinstance(r, RateLimited) for r in first[3:])
+    # A retry of a stored one is answered, not counted; a new one is refused.
+    again = services.message_send_many(
+        actor=bob,
+        room_id=group.pk,
+        sends=[{"msg_id": first[0]["msg_id"], "body": "0"}, talk("new")],
+    )
+    assert again[0]["seq"] == 2 and isinstance(again[1], RateLimited)
+    assert Message.objects.filter(room=group).count() == 4
 
 
 def test_send_many_a_lone_refused_send_stores_nothing(bob, group):

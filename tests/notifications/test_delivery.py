@@ -268,7 +268,7 @@ def test_system_lines_never_notify(
     assert services.message_notify(message_pk=message_pk(line)) == []
     with django_capture_on_commit_callbacks(execute=True):
         talk = send(alice, group.pk, "hello")
-    assert queued == [message_pk(talk)]
+    assert queued == [[message_pk(talk)]]
 
 
 def test_sender_and_muted_members_not_alerted(alice, bob, carol, group, pushes):
