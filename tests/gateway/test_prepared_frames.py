@@ -160,3 +160,26 @@ async def test_gateway_without_the_extension_queues_every_push():
     writer.cancel()
     assert sent == ["a", "b"]
     assert consumer.unsent == 0
+
+
+async def test_gateway_answers_a_batch_in_one_write_or_each_through_asgi():
+    write = Recorder(accept=True)
+    consumer = consumer_with(write)
+    sent: list[str] = []
+
+    async def send(text_data: str | None = None, **_: Any) -> None:
+        sent.append(text_data or "")
+
+    consumer.send = send
+    await consumer._answer_all(["ack 1", "ack 2", "ack 3"])
+    # One write holding the three frames, in order; nothing through ASGI.
+    assert write.frames == [
+        b"".join(fanout.Push(t.encode()).wire for t in ("ack 1", "ack 2", "ack 3"))
+    ]
+    assert sent == []
+    # A lone ack, or a batch the transport refuses, goes through ASGI one by one.
+    await consumer._answer_all(["lone"])
+    write.accept = False
+    await consumer._answer_all(["ack 4", "ack 5"])
+    assert sent == ["lone", "ack 4", "ack 5"]
+    assert len(write.frames) == 1
