@@ -28,7 +28,7 @@ from messenger.errors import (
     NotMessageSender,
     NotRoomMember,
 )
-from messenger.ratelimit import rate_limit_hit, rate_limit_refusal, rate_limit_take
+from messenger.ratelimit import rate_limit_refusal, rate_limit_take
 from messenger.realtime import publish_on_commit, published_together
 from orgsync.models import User
 from rooms import selectors as room_selectors
@@ -397,17 +397,16 @@ def message_send(
     Returns (message payload, created). A retry with the same msg_id stores nothing new and
     returns the stored message; the same msg_id for another room or sender is a conflict.
     """
-    msg_uuid = parse_msg_id(msg_id)
+    # The request's own shape first, as REST has always answered it; then the same path as a
+    # socket's sends (membership first, even for a retry: one who left the room is refused
+    # like a stranger and is not told how the room has read the message since).
+    parse_msg_id(msg_id)
     _check_talk_type(type)
-    with transaction.atomic():
-        # Membership first, even for a retry: one who left the room is refused like a stranger
-        # and is not told how the room has read the message since.
-        member = room_selectors.membership_get(user=actor, room_id=room_id)
-        fields = _talk_fields(actor=actor, member=member, body=body, type=type, reply_to=reply_to)
-        _message, payload, created = _append_once(
-            actor=actor, member=member, msg_id=msg_uuid, fields=fields
-        )
-        return payload, created
+    send = {"msg_id": msg_id, "body": body, "type": type, "reply_to": reply_to}
+    ((result, created),) = _send_talks(actor=actor, room_id=room_id, sends=[send])
+    if isinstance(result, ApplicationError):
+        raise result
+    return result, created
 
 
 def message_send_many(
@@ -426,7 +425,14 @@ def message_send_many(
     rolls back every one and is raised. One room only: its lock is held until the commit,
     and batches locking rooms in different orders could deadlock.
     """
-    results: list[dict[str, Any] | ApplicationError | None] = [None] * len(sends)
+    return [result for result, _created in _send_talks(actor=actor, room_id=room_id, sends=sends)]
+
+
+def _send_talks(
+    *, actor: User, room_id: Any, sends: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any] | ApplicationError, bool]]:
+    """`message_send_many`, with whether each one was stored now (False: a retry, or refused)."""
+    results: list[tuple[dict[str, Any] | ApplicationError, bool] | None] = [None] * len(sends)
     # The commit's pushes leave together, after its hooks ran: hubs then write each socket
     # all of them at once instead of taking them one by one (docs/benchmarks.md).
     with published_together(), transaction.atomic():
@@ -439,7 +445,7 @@ def message_send_many(
                 msg_uuid = parse_msg_id(send.get("msg_id"))
                 _check_talk_type(send.get("type") or Message.Type.TALK)
             except ApplicationError as error:
-                results[index] = error
+                results[index] = (error, False)
             else:
                 by_msg_id.setdefault(msg_uuid, []).append(index)
         # Under the room lock: a concurrent retry in this room has committed or waits.
@@ -455,7 +461,7 @@ def message_send_many(
             except ApplicationError as error:
                 answer = error
             for index in by_msg_id[msg_uuid]:
-                results[index] = answer
+                results[index] = (answer, False)
         # Counted for REST and socket alike; a retry of a stored message is not counted.
         allowed = rate_limit_take(scope="send", key=actor.pk, calls=len(fresh))
         rows: list[dict[str, Any]] = []
@@ -474,39 +480,41 @@ def message_send_many(
             except ApplicationError as error:
                 # A later send with the same msg_id is a retry of this one: the same answer.
                 for index in indexes:
-                    results[index] = error
+                    results[index] = (error, False)
                 continue
             rows.append(row | {"msg_id": msg_uuid})
             row_indexes.append(indexes)
-        appended = _append_rows(room=room, actor=actor, rows=rows)
+        appended = _append_rows(room=room, actor=actor, rows=rows, alone=len(sends) == 1)
         for message, indexes in zip(appended, row_indexes, strict=True):
-            answer = (
-                message
-                if isinstance(message, ApplicationError)
-                else _publish_message(message, room=room, audience=audience)
-            )
-            for index in indexes:
+            if isinstance(message, ApplicationError):
+                answers = [(message, False)] * len(indexes)
+            else:
+                payload = _publish_message(message, room=room, audience=audience)
+                # The first carrier of the msg_id stored it; a copy later in the batch is a retry.
+                answers = [(payload, position == 0) for position in range(len(indexes))]
+            for index, answer in zip(indexes, answers, strict=True):
                 results[index] = answer
     assert all(result is not None for result in results)
     return results  # type: ignore[return-value]
 
 
 def _append_rows(
-    *, room: Room, actor: User, rows: list[dict[str, Any]]
+    *, room: Room, actor: User, rows: list[dict[str, Any]], alone: bool
 ) -> list[Message | ApplicationError]:
     """Append checked rows to the locked room with one INSERT. A msg_id stored in another room
     since the retry check makes that INSERT fail: then each row is appended on its own, and
-    the one whose msg_id is taken gets a Conflict while the others go on."""
+    the one whose msg_id is taken gets a Conflict while the others go on. `alone`: the batch
+    is one send, whose Conflict is raised (rolling back a transaction that holds nothing
+    else, so it needs no savepoint of its own); a batch of several keeps the answers of the
+    sends that wrote nothing here (retries, refusals) in any case."""
     if not rows:
         return []
     conflict = Conflict("msg_id is already used by another message.")
     try:
-        # A lone row needs no savepoint: its failure rolls back a transaction that holds
-        # nothing else. Several share one, to be retried one by one.
-        with transaction.atomic(savepoint=len(rows) > 1):
+        with transaction.atomic(savepoint=not alone):
             return list(_append_many(room=room, sender=actor, rows=rows))
     except IntegrityError:
-        if len(rows) == 1:
+        if alone:
             raise conflict from None
     appended: list[Message | ApplicationError] = []
     for row in rows:
@@ -531,32 +539,19 @@ def _talk_row(*, member: RoomMember, body: Any, type: str, reply_to: Any) -> dic
     return {"type": type, "body": _clean_body(body), "reply_to": original}
 
 
-def _talk_fields(
-    *, actor: User, member: RoomMember, body: Any, type: str, reply_to: Any
-) -> Callable[[], dict[str, Any]]:
-    def fields() -> dict[str, Any]:
-        # Counted here, for REST and socket alike; a retry of a stored message never gets
-        # this far, so it is not counted.
-        rate_limit_hit(scope="send", key=actor.pk)
-        return _talk_row(member=member, body=body, type=type, reply_to=reply_to)
-
-    return fields
-
-
 def _append_once(
     *,
     actor: User,
     member: RoomMember,
     msg_id: uuid.UUID,
     fields: Callable[[], dict[str, Any]],
-    locked: tuple[Room, list[int]] | None = None,
 ) -> tuple[Message | None, dict[str, Any], bool]:
-    """Lock the member's room (unless `locked` gives it, locked in this transaction, with its
-    audience) and append the actor's message unless msg_id is already stored: the one
-    idempotent path of talks and files. `fields` checks the input and gives the new message's
+    """Lock the member's room and append the actor's message unless msg_id is already stored:
+    the idempotent path of REST talks and files (a socket's talks go through
+    `message_send_many`). `fields` checks the input and gives the new message's
     fields; a retry returns the stored message before it is called. Returns (message or None,
     payload, created); call it inside a transaction."""
-    room, audience = locked or room_selectors.room_lock_with_audience(room_id=member.room_id)
+    room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
     # Checked once, under the room lock: a concurrent retry in this room has committed or waits.
     stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
     if stored is not None:

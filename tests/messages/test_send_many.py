@@ -144,7 +144,8 @@ def test_send_many_a_msg_id_taken_in_another_room_meanwhile_refuses_only_that_on
 
     def racing(**kwargs):
         # Between bob's retry check and his INSERT (the rate limit is counted in between).
-        send(alice, direct.pk, "first", msg_id=taken["msg_id"])
+        if kwargs["key"] == bob.pk:
+            send(alice, direct.pk, "first", msg_id=taken["msg_id"])
         return real(**kwargs)
 
     monkeypatch.setattr(services, "rate_limit_take", racing)
@@ -184,3 +185,37 @@ def test_send_many_a_lone_refused_send_stores_nothing(bob, group):
     assert not Message.objects.filter(room=group, seq__gt=1).exists()
     (after,) = services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("good")])
     assert after["seq"] == 2
+
+
+def test_send_many_a_retry_keeps_its_answer_when_the_only_new_one_conflicts(
+    alice, bob, group, direct, monkeypatch
+):
+    """One new row besides a retry: the new one's conflict must not roll back the batch and
+    turn the retry's answer into an error too."""
+    (stored,) = services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("kept")])
+    taken = talk("taken")
+    real = services.rate_limit_take
+
+    def racing(**kwargs):
+        if kwargs["key"] == bob.pk:
+            send(alice, direct.pk, "first", msg_id=taken["msg_id"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "rate_limit_take", racing)
+    retry, conflict = services.message_send_many(
+        actor=bob,
+        room_id=group.pk,
+        sends=[{"msg_id": stored["msg_id"], "body": "kept"}, taken],
+    )
+    assert retry == stored
+    assert isinstance(conflict, Conflict)
+    assert Message.objects.filter(room=group, seq__gt=1).count() == 1
+
+
+def test_send_says_whether_it_stored_the_message(bob, group):
+    first = talk("once")
+    payload, created = services.message_send(actor=bob, room_id=group.pk, **first)
+    again, created_again = services.message_send(actor=bob, room_id=group.pk, **first)
+    assert created and not created_again and again == payload
+    with pytest.raises(InvalidInput):
+        services.message_send(actor=bob, room_id=group.pk, **talk(""))
