@@ -30,6 +30,7 @@ from bench.common import (
     tokens_for,
 )
 from bench.env import Server
+from messenger.gateway.uvicorn_protocol import PING_INTERVAL_SECONDS
 
 CONNECT_CONCURRENCY = 50
 
@@ -167,11 +168,16 @@ def run_idle(
     server_kind: str,
     count: int,
     workers: int,
-    idle_seconds: float,
+    idle_seconds: float | None,
     alive_period: float,
     ramp_timeout: float,
     progress,
 ) -> dict[str, Any]:
+    # The server's own keepalive: a WebSocket ping per socket every this many seconds (daphne's
+    # default is 20). The quiet window is one round of them unless given.
+    ping_interval = float(PING_INTERVAL_SECONDS if server_kind == "uvicorn" else 20)
+    if idle_seconds is None:
+        idle_seconds = max(20.0, ping_interval)
     fd_limit = raise_fd_limit()
     started = time.monotonic()
     tokens = prepare_users(count + 1)
@@ -317,8 +323,7 @@ def run_idle(
             "alive_ms_mean": mean(beat_m["alive_ms"]),
             "still_open_after_alive": beat_m["open"],
             "closed_by_server": beat_m["closed"] or quiet_m["closed"],
-            # uvicorn's own keepalive: a WebSocket ping per socket every 20 s (its default).
-            "server_ping_interval_s": 20.0 if server_kind == "uvicorn" else None,
+            "server_ping_interval_s": ping_interval,
         }
     finally:
         for control in controls:

@@ -316,7 +316,12 @@ def add_parsers(sub) -> None:
     idle.add_argument("--count", type=int, default=10000)
     idle.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     idle.add_argument("--workers", type=int, default=4, help="client processes")
-    idle.add_argument("--idle-seconds", type=float, default=20.0, help="quiet window")
+    idle.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=None,
+        help="quiet window (default: one round of the server's pings, at least 20 s)",
+    )
     idle.add_argument("--alive-period", type=float, default=25.0, help="heartbeat period")
     idle.add_argument("--ramp-timeout", type=float, default=300.0)
     idle.set_defaults(func=cmd_idle, table=table_idle)

@@ -20,6 +20,13 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 EXTENSION = "messenger.prepared_frames"
 
+# uvicorn pings every socket this often and closes one whose pong is 20 s late. Its default of
+# 20 s was most of an idle process's CPU (10,000 sockets: 500 pings a second); clients prove
+# themselves alive with `alive` every 25 s anyway, and a socket's presence entry outlives a
+# silent client by up to 90 s, so a dead peer's socket closed within 80 s is in step with it
+# (docs/benchmarks.md, "Idle connections").
+PING_INTERVAL_SECONDS = 60
+
 # The production options of a uvicorn server process (docs/operations.md); the benchmark and
 # the live and fault tests start their servers with the same ones.
 UVICORN_OPTIONS = [
@@ -33,6 +40,10 @@ UVICORN_OPTIONS = [
     # uvicorn's default of 16 MiB (docs/operations.md, "Frame size").
     "--ws-max-size",
     "1048576",
+    "--ws-ping-interval",
+    str(PING_INTERVAL_SECONDS),
+    "--ws-ping-timeout",
+    "20",
 ]
 
 
