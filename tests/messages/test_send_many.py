@@ -134,21 +134,33 @@ def test_send_many_stores_a_batch_with_one_insert_and_constant_statements(alice,
     )
 
 
+@pytest.fixture
+def taken_meanwhile(alice, bob, direct, monkeypatch):
+    """Call it for a talk of bob's whose msg_id alice stores in her 1:1 room during bob's next
+    send, after his retry check found it free and before his INSERT (the rate limit is counted
+    in between)."""
+
+    def arm() -> dict:
+        taken = talk("taken")
+        real = services.rate_limit_take
+
+        def racing(**kwargs):
+            if kwargs["key"] == bob.pk:
+                monkeypatch.setattr(services, "rate_limit_take", real)
+                send(alice, direct.pk, "first", msg_id=taken["msg_id"])
+            return real(**kwargs)
+
+        monkeypatch.setattr(services, "rate_limit_take", racing)
+        return taken
+
+    return arm
+
+
 def test_send_many_a_msg_id_taken_in_another_room_meanwhile_refuses_only_that_one(
-    alice, bob, group, direct, monkeypatch
+    bob, group, taken_meanwhile
 ):
-    """The retry check found the msg_id free, then another room stored it before the INSERT
-    (the unique index refuses the batch): the batch is stored one by one around it."""
-    taken = talk("taken")
-    real = services.rate_limit_take
-
-    def racing(**kwargs):
-        # Between bob's retry check and his INSERT (the rate limit is counted in between).
-        if kwargs["key"] == bob.pk:
-            send(alice, direct.pk, "first", msg_id=taken["msg_id"])
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "rate_limit_take", racing)
+    """The unique index refuses the batch's INSERT: it is stored one by one around that one."""
+    taken = taken_meanwhile()
     results = services.message_send_many(
         actor=bob, room_id=group.pk, sends=[talk("a"), dict(taken, body="b"), talk("c")]
     )
@@ -188,20 +200,12 @@ def test_send_many_a_lone_refused_send_stores_nothing(bob, group):
 
 
 def test_send_many_a_retry_keeps_its_answer_when_the_only_new_one_conflicts(
-    alice, bob, group, direct, monkeypatch
+    bob, group, taken_meanwhile
 ):
     """One new row besides a retry: the new one's conflict must not roll back the batch and
     turn the retry's answer into an error too."""
     (stored,) = services.message_send_many(actor=bob, room_id=group.pk, sends=[talk("kept")])
-    taken = talk("taken")
-    real = services.rate_limit_take
-
-    def racing(**kwargs):
-        if kwargs["key"] == bob.pk:
-            send(alice, direct.pk, "first", msg_id=taken["msg_id"])
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "rate_limit_take", racing)
+    taken = taken_meanwhile()
     retry, conflict = services.message_send_many(
         actor=bob,
         room_id=group.pk,
