@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -491,7 +490,7 @@ def _send_talks(
             else:
                 payload = _publish_message(message, room=room, audience=audience)
                 # The first carrier of the msg_id stored it; a copy later in the batch is a retry.
-                answers = [(payload, position == 0) for position in range(len(indexes))]
+                answers = [(payload, copy == 0) for copy in range(len(indexes))]
             for index, answer in zip(indexes, answers, strict=True):
                 results[index] = answer
     assert all(result is not None for result in results)
@@ -539,33 +538,6 @@ def _talk_row(*, member: RoomMember, body: Any, type: str, reply_to: Any) -> dic
     return {"type": type, "body": _clean_body(body), "reply_to": original}
 
 
-def _append_once(
-    *,
-    actor: User,
-    member: RoomMember,
-    msg_id: uuid.UUID,
-    fields: Callable[[], dict[str, Any]],
-) -> tuple[Message | None, dict[str, Any], bool]:
-    """Lock the member's room and append the actor's message unless msg_id is already stored:
-    the idempotent path of REST talks and files (a socket's talks go through
-    `message_send_many`). `fields` checks the input and gives the new message's
-    fields; a retry returns the stored message before it is called. Returns (message or None,
-    payload, created); call it inside a transaction."""
-    room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
-    # Checked once, under the room lock: a concurrent retry in this room has committed or waits.
-    stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
-    if stored is not None:
-        return None, stored, False
-    values = fields()
-    try:
-        message = _append(room=room, sender=actor, msg_id=msg_id, **values)
-    except IntegrityError:
-        # The same msg_id was stored in another room since the check (no savepoint: the error
-        # ends the whole transaction, which writes nothing).
-        raise Conflict("msg_id is already used by another message.") from None
-    return message, _publish_message(message, room=room, audience=audience), True
-
-
 def message_retry_payload(*, actor: User, room_id: Any, msg_id: uuid.UUID) -> dict[str, Any] | None:
     """The stored message when msg_id was already sent by the actor in this room (a retry), else
     None; membership is checked first, and a msg_id used elsewhere is a conflict."""
@@ -594,18 +566,27 @@ def message_append_file(
         raise InvalidInput(f"type must be one of: {', '.join(FILE_TYPES)}.")
     with transaction.atomic():
         member = room_selectors.membership_get(user=actor, room_id=room_id)
-        return _append_once(
-            actor=actor,
-            member=member,
-            msg_id=msg_id,
-            fields=lambda: {
-                "type": type,
-                "body": body,
-                "meta": meta,
-                "file_expires_at": file_expires_at,
-                "thumbnail": thumbnail,
-            },
-        )
+        room, audience = room_selectors.room_lock_with_audience(room_id=member.room_id)
+        # Checked under the room lock: a concurrent retry in this room has committed or waits.
+        stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
+        if stored is not None:
+            return None, stored, False
+        try:
+            message = _append(
+                room=room,
+                sender=actor,
+                msg_id=msg_id,
+                type=type,
+                body=body,
+                meta=meta,
+                file_expires_at=file_expires_at,
+                thumbnail=thumbnail,
+            )
+        except IntegrityError:
+            # The same msg_id was stored in another room since the check (no savepoint: the
+            # error ends the whole transaction, which writes nothing).
+            raise Conflict("msg_id is already used by another message.") from None
+        return message, _publish_message(message, room=room, audience=audience), True
 
 
 @transaction.atomic

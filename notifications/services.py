@@ -158,8 +158,7 @@ def messages_notify(*, message_pks: list[int]) -> list[tuple[int, int]]:
             alerting = [
                 message
                 for message in burst
-                if message.sender_id != member.user_id
-                and decide(
+                if decide(
                     member.user,
                     member,
                     incoming_for(message=message, member=member),
