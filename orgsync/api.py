@@ -21,7 +21,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+)
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -43,6 +47,11 @@ def _login_key(user_id: Any) -> str | None:
     return hashlib.sha256(user_id.strip().casefold().encode()).hexdigest()[:32]
 
 
+class PasswordSerializer(TokenObtainSerializer):
+    """simplejwt's check of user id and password (authenticate, active account), without
+    issuing tokens: every sign-on method issues them through services.login_tokens."""
+
+
 class LoginApi(TokenObtainPairView):
     """POST /api/auth/token: simplejwt's login, with every attempt written to the action log.
 
@@ -51,6 +60,8 @@ class LoginApi(TokenObtainPairView):
     counted against the user id and the client address. Past RATE_LIMITS login_user or login_ip
     failures, attempts are refused with 429 (logged as `locked`) without trying the password.
     """
+
+    serializer_class = PasswordSerializer
 
     @extend_schema(responses={200: TokenObtainPairSerializer, **error_responses(400, 401)})
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -82,7 +93,14 @@ class LoginApi(TokenObtainPairView):
         services.login_record(ok=True, **attempt)
         if user_key:
             rate_limit_clear(scope="login_user", key=user_key)
-        return Response(serializer.validated_data)
+        tokens = services.login_tokens(
+            user=serializer.user,
+            method="password",
+            device=attempt["device"],
+            address=attempt["address"],
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return Response(tokens)
 
 
 class RefreshSerializer(TokenRefreshSerializer):

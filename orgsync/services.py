@@ -10,11 +10,14 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib.auth.models import update_last_login
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from messenger.errors import InvalidInput, NotAllowed
 from messenger.realtime import close_user_sessions
@@ -208,6 +211,17 @@ def profile_picture_remove(*, user: User, actor: User) -> User:
         user.picture.name = ""
         transaction.on_commit(lambda: default_storage.delete(old), robust=True)
     return user
+
+
+def login_tokens(
+    *, user: User, method: str, device: Any, address: str, user_agent: str = ""
+) -> dict[str, str]:
+    """The access and refresh tokens of a successful sign-on, whatever its method (password,
+    ERP ticket, directory, OpenID Connect): the one place a signed-in session starts."""
+    refresh = RefreshToken.for_user(user)
+    if jwt_settings.UPDATE_LAST_LOGIN:
+        update_last_login(None, user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
 def login_record(
