@@ -57,11 +57,6 @@ class NotAllowed(ApplicationError):
     message = "You may not do this."
 
 
-class NotRoomMember(NotAllowed):
-    code = "not_room_member"
-    message = "You are not a member of this room."
-
-
 class NotRoomMaster(NotAllowed):
     code = "not_room_master"
     message = "Only the room master may do this."
@@ -76,6 +71,13 @@ class NotFound(ApplicationError):
     status = 404
     code = "not_found"
     message = "Not found."
+
+
+class NotRoomMember(NotFound):
+    """Someone not in the room (never was, or left) naming it: answered exactly as a room that
+    does not exist, so that room ids, which are sequential, tell an outsider nothing."""
+
+    message = "No such room."
 
 
 class Conflict(ApplicationError):
