@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "messenger.security.https_refusal",
             ],
         },
     },
@@ -164,6 +165,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # API errors are in English; what people write (and the system lines) is theirs.
 LANGUAGE_CODE = "en-us"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("MESSENGER_TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
 USE_TZ = True
@@ -342,8 +344,14 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = False
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# The session and CSRF cookies are Secure when people reach the site over https; a browser does
+# not keep a Secure cookie set on an http page, so on an http-only (intranet) install they must
+# not be, or nobody can log into the admin. DJANGO_SECURE_COOKIES overrides either way.
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", HTTPS)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+# A CSRF refusal that Secure cookies on an http request explain says so (messenger/security.py).
+CSRF_FAILURE_VIEW = "messenger.views.csrf_failure"
 
 # --- HR sync --------------------------------------------------------------------------------
 # The HR interface-table sync (docs/hr-interface.md) and the directory's profile pictures.
@@ -439,7 +447,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
