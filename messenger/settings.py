@@ -366,6 +366,9 @@ HR_SYNC = {
     # than MASS_DEACTIVATE_MIN of them) is refused unless applied with --allow-mass-deactivation.
     "MAX_DEACTIVATE_PERCENT": env_int("HR_SYNC_MAX_DEACTIVATE_PERCENT", 20),
     "MASS_DEACTIVATE_MIN": 10,
+    # A batch is all or nothing by default: one bad row refuses it. On, its good rows are
+    # applied and the bad ones reported row by row (the run's status is "partial").
+    "SKIP_BAD_ROWS": env_bool("HR_SYNC_SKIP_BAD_ROWS", False),
     "CHUNK_SIZE": env_int("HR_SYNC_CHUNK_SIZE", 1000),
     "MAX_PROBLEMS": 500,
     "SAMPLE_SIZE": 20,
