@@ -554,6 +554,31 @@ def test_admin_batch_apply_good_rows_applies_them_and_the_run_lists_the_bad_ones
     assert [r.pk for r in listed.context["cl"].result_list] == [run.pk]
 
 
+def test_admin_batch_apply_good_rows_speaks_korean(
+    browser, company, eager_celery, django_capture_on_commit_callbacks
+):
+    batch = _batch_with_a_bad_row("20250303090000")
+    korean = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9"}
+
+    listed = browser.get(changelist(InterfaceBatch), **korean).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            changelist(InterfaceBatch),
+            {"action": "apply_good_rows", "_selected_action": [batch.pk]},
+            follow=True,
+            **korean,
+        )
+    run = SyncRun.objects.get(dtkey="20250303090000")
+    page = browser.get(change(run), **korean).content.decode()
+
+    assert "올바른 행만 지금 적용하고 잘못된 행은 보고" in listed
+    assert "올바른 행은 적용되고 잘못된 행은 실행 기록에 행별로 표시됩니다" in (
+        response.content.decode()
+    )
+    assert "잘못된 행을 제외하고 적용됨" in page
+    assert "적용하지 않은 행" in page
+
+
 def test_admin_batch_apply_now_stays_all_or_nothing(
     browser, company, eager_celery, django_capture_on_commit_callbacks
 ):
