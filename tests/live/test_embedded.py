@@ -39,6 +39,16 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def _stop(server: subprocess.Popen) -> None:
+    """Stop a server this test started; a daphne that does not end on SIGTERM is killed."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
+
+
 def _serve_embedded(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen(
@@ -57,7 +67,7 @@ def _serve_embedded(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
                 return server, base
         except httpx.HTTPError:
             if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
+                _stop(server)
                 raise
             time.sleep(0.2)
 
@@ -115,8 +125,7 @@ def test_embedded_default_seeds_serves_and_chats(tmp_path):
 
         asyncio.run(chat())
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
 
 
 def test_production_mode_refuses_to_start_without_its_settings(tmp_path):
@@ -162,8 +171,7 @@ def test_embedded_default_takes_concurrent_writes(tmp_path):
         try:
             asyncio.run(asyncio.wait_for(_crowd(base), 90))
         finally:
-            server.terminate()
-            server.wait(10)
+            _stop(server)
     assert "database is locked" not in log_path.read_text()
 
 
