@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from messages.events import message_payload, unread_for
 from messages.models import Message, MessageReceipt
@@ -40,9 +41,9 @@ def message_for_member(
             raise NotRoomMember()
         member = room_selectors.membership_get(user=user, room_id=message.room_id)
     except NotRoomMember:
-        raise NotFound("No such message.") from None
+        raise NotFound(_("No such message.")) from None
     if message.seq <= member.joined_seq:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     return message, member
 
 

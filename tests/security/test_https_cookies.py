@@ -10,7 +10,6 @@ import re
 
 import pytest
 from django.test import Client
-from django.utils import translation
 
 from tests.factories import PASSWORD
 from tests.security.test_headers import settings_with
@@ -45,19 +44,20 @@ def admin_user(make_user):
     return make_user(user_id="it.admin", name="관리자", is_staff=True, is_superuser=True)
 
 
-def log_in(client: Client, *, secure: bool, token: str | None):
+def log_in(client: Client, *, secure: bool, token: str | None, language: str = "en"):
     data = {"username": "it.admin", "password": PASSWORD, "next": "/admin/"}
     if token is not None:
         data["csrfmiddlewaretoken"] = token
     # As a browser does: a form's POST names the page's origin (over https Django checks it).
     origin = f"{'https' if secure else 'http'}://testserver"
-    return client.post(
-        "/admin/login/?next=/admin/", data, secure=secure, headers={"Origin": origin}
+    headers = {"Origin": origin, "Accept-Language": language}
+    return client.post("/admin/login/?next=/admin/", data, secure=secure, headers=headers)
+
+
+def login_page(client: Client, *, secure: bool, language: str = "en") -> tuple[str, str | None]:
+    response = client.get(
+        "/admin/login/?next=/admin/", secure=secure, headers={"Accept-Language": language}
     )
-
-
-def login_page(client: Client, *, secure: bool) -> tuple[str, str | None]:
-    response = client.get("/admin/login/?next=/admin/", secure=secure)
     assert response.status_code == 200
     html = response.content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
@@ -85,15 +85,14 @@ def test_https_admin_log_in_over_http_with_secure_cookies_says_why(
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     client = Client(enforce_csrf_checks=True)
 
-    with translation.override(language):
-        html, token = login_page(client, secure=False)
-        # The page warns before anyone types a password.
-        assert text in html and "DJANGO_HTTPS" in html
-        # The CSRF cookie is Secure: a browser on this http page does not keep it, so its
-        # log-in arrives without one. Django's page said only "CSRF cookie not set".
-        assert client.cookies["csrftoken"]["secure"] is True
-        browser = Client(enforce_csrf_checks=True)
-        refused = log_in(browser, secure=False, token=token)
+    html, token = login_page(client, secure=False, language=language)
+    # The page warns before anyone types a password.
+    assert text in html and "DJANGO_HTTPS" in html
+    # The CSRF cookie is Secure: a browser on this http page does not keep it, so its log-in
+    # arrives without one. Django's page said only "CSRF cookie not set".
+    assert client.cookies["csrftoken"]["secure"] is True
+    browser = Client(enforce_csrf_checks=True)
+    refused = log_in(browser, secure=False, token=token, language=language)
 
     assert refused.status_code == 403
     page = refused.content.decode()
