@@ -17,3 +17,10 @@ class EmployeeClaims(ScopeClaims):
 
     def scope_employee(self):
         return {"employee_id": self.user.last_name}
+
+
+def id_token_hook(id_token, **kwargs):
+    """Leave `employee_id` to the userinfo endpoint, as AD FS and some Keycloak mappers do:
+    the messenger must fetch it from there."""
+    id_token.pop("employee_id", None)
+    return id_token

@@ -81,7 +81,12 @@ def sign_in_at_provider(authorize_url: str, username: str, password: str = PASSW
 
 
 def provider_tokens(
-    provider: OidcProvider, username: str, *, nonce: str, redirect_uri: str
+    provider: OidcProvider,
+    username: str,
+    *,
+    nonce: str,
+    redirect_uri: str,
+    scope: str = "openid profile",
 ) -> dict[str, Any]:
     """The provider's token response (access token, ID token) for this person, obtained as a
     client would: authorisation code with PKCE, then the token endpoint."""
@@ -91,7 +96,7 @@ def provider_tokens(
         {
             "client_id": CLIENT_ID,
             "response_type": "code",
-            "scope": "openid profile",
+            "scope": scope,
             "redirect_uri": redirect_uri,
             "state": secrets.token_urlsafe(16),
             "nonce": nonce,

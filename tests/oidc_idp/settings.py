@@ -43,4 +43,5 @@ SITE_URL = os.environ["OIDC_IDP_URL"]
 OIDC_IDTOKEN_INCLUDE_CLAIMS = True
 OIDC_USERINFO = "tests.oidc_idp.claims.userinfo"
 OIDC_EXTRA_SCOPE_CLAIMS = "tests.oidc_idp.claims.EmployeeClaims"
+OIDC_IDTOKEN_PROCESSING_HOOK = "tests.oidc_idp.claims.id_token_hook"
 LOGGING = {"version": 1, "root": {"level": "WARNING"}}

@@ -89,6 +89,8 @@ def test_oidc_sign_in_maps_preferred_username_to_the_account(provider, db):
 
 
 def test_oidc_claim_setting_maps_another_claim(provider, settings, db):
+    """The test provider gives employee_id only at its userinfo endpoint, not in the ID token
+    (tests/oidc_idp/claims.py), as AD FS may: the messenger asks there."""
     settings.MESSENGER_OIDC = oidc_settings(
         provider, CLAIM="employee_id", SCOPES="openid profile employee"
     )
@@ -101,6 +103,14 @@ def test_oidc_claim_setting_maps_another_claim(provider, settings, db):
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     assert me.get("/api/me").json()["user_id"] == employee.user_id
+
+
+def test_oidc_claim_missing_everywhere_is_refused(provider, settings, db):
+    settings.MESSENGER_OIDC = oidc_settings(provider, CLAIM="employee_id")
+    UserFactory(user_id="E1002")
+
+    assert sign_in("seoyeon.lee") == {"oidc_error": "oidc_invalid"}
+    assert ActionLog.objects.get().state == "invalid"
 
 
 def test_oidc_unknown_person_is_refused_and_not_created(provider, db):
@@ -238,11 +248,19 @@ def test_oidc_id_token_verification(provider, settings):
     """The ID-token check itself, on real tokens of the provider: a genuine one passes, one with
     a changed claim, a cut signature or another nonce does not."""
     nonce = secrets.token_urlsafe(16)
-    tokens = provider_tokens(provider, "minjun.kim", nonce=nonce, redirect_uri=CALLBACK)
+    tokens = provider_tokens(
+        provider,
+        "minjun.kim",
+        nonce=nonce,
+        redirect_uri=CALLBACK,
+        scope="openid profile employee",
+    )
     app = oidc._app(settings.MESSENGER_OIDC)
 
     claims = app.parse_id_token(tokens, nonce=nonce)
     assert claims["preferred_username"] == "minjun.kim"
+    # (employee_id is left to the userinfo endpoint: test_oidc_claim_setting_maps_another_claim)
+    assert "employee_id" not in claims
 
     header, payload, signature = tokens["id_token"].split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
