@@ -271,8 +271,11 @@ def oidc_finish(*, request: HttpRequest, address: str) -> str:
     if request.GET.get("error"):
         if state_data is not None:
             app.framework.clear_state_data(request.session, state)
-        # The provider's error code is a short word of its protocol (access_denied, ...).
-        logger.info("OpenID provider refused the sign-in: %.40s", request.GET["error"])
+        # The provider's error is a word of its protocol (access_denied, ...); anything else
+        # the URL may carry stays out of the log.
+        error = request.GET["error"]
+        shown = error if len(error) <= 40 and error.replace("_", "").isalnum() else "?"
+        logger.info("OpenID provider refused the sign-in: %s", shown)
         raise _refuse(OidcDenied(), reason="denied", address=address, count=False)
     if state_data is None:
         raise _refuse(OidcStateInvalid(), reason="state", address=address, count=True)
