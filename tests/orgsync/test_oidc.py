@@ -296,3 +296,20 @@ def test_oidc_exchange_needs_a_code(provider, db):
     answer = APIClient().post("/api/auth/oidc/exchange", {}, format="json")
 
     assert_error(answer, 400, "invalid")
+
+
+def test_oidc_exchange_refusal_in_the_requests_language(provider, db):
+    code = secrets.token_urlsafe(32)
+    korean = APIClient().post(
+        "/api/auth/oidc/exchange", {"code": code}, format="json", HTTP_ACCEPT_LANGUAGE="ko-KR"
+    )
+    english = APIClient().post(
+        "/api/auth/oidc/exchange", {"code": code}, format="json", HTTP_ACCEPT_LANGUAGE="en-US"
+    )
+
+    assert assert_error(korean, 401, "oidc_code_invalid")["message"] == (
+        "로그인 시간이 지났거나 이미 사용된 로그인입니다. 다시 로그인하세요."
+    )
+    assert assert_error(english, 401, "oidc_code_invalid")["message"] == (
+        "This sign-in has expired or was already used. Sign in again."
+    )
