@@ -323,6 +323,31 @@ RATE_LIMITS = {
     "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
 }
 
+# --- OpenID Connect ---------------------------------------------------------------------------
+# Sign-in with the company's OpenID provider (Keycloak, Entra ID, ADFS): docs/sso.md. On when a
+# client id and a discovery URL (or an issuer, whose discovery URL is derived) are given.
+_OIDC_ISSUER = env("MESSENGER_OIDC_ISSUER").rstrip("/")
+MESSENGER_OIDC = {
+    "DISCOVERY_URL": env("MESSENGER_OIDC_DISCOVERY_URL")
+    or (f"{_OIDC_ISSUER}/.well-known/openid-configuration" if _OIDC_ISSUER else ""),
+    "ISSUER": _OIDC_ISSUER,
+    "CLIENT_ID": env("MESSENGER_OIDC_CLIENT_ID"),
+    # Empty: a public client, which proves itself by PKCE alone.
+    "CLIENT_SECRET": env("MESSENGER_OIDC_CLIENT_SECRET"),
+    "SCOPES": env("MESSENGER_OIDC_SCOPES", "openid profile"),
+    # The claim that holds the messenger user id (the HR id).
+    "CLAIM": env("MESSENGER_OIDC_CLAIM", "preferred_username"),
+    # The callback URL registered at the provider; empty: built from the request's host.
+    "REDIRECT_URI": env("MESSENGER_OIDC_REDIRECT_URI"),
+    # ID-token signatures accepted: asymmetric ones, checked with the provider's published keys.
+    "ID_TOKEN_ALGS": env_list("MESSENGER_OIDC_ID_TOKEN_ALGS") or ["RS256", "PS256", "ES256"],
+    "TIMEOUT_SECONDS": env_int("MESSENGER_OIDC_TIMEOUT_SECONDS", 10),
+    # How long a started sign-in may take at the provider, and the one-time code that hands the
+    # result to the page.
+    "STATE_SECONDS": env_int("MESSENGER_OIDC_STATE_SECONDS", 600),
+    "CODE_SECONDS": min(env_int("MESSENGER_OIDC_CODE_SECONDS", 60), 60),
+}
+
 # --- Security headers ------------------------------------------------------------------------
 # Content-Security-Policy (django-csp) on every response: scripts and styles from our own
 # origin only, sockets to our own host. The client pages may be framed by the ERP portal

@@ -21,6 +21,7 @@ import {
 } from "./api.js";
 import * as files from "./files.js";
 import { applyI18n, t } from "./i18n.js";
+import { takeOidcResult } from "./oidc.js";
 import { outboxAll, outboxDelete, outboxPut } from "./outbox.js";
 import * as people from "./people.js";
 import { previewOf } from "./rules.js";
@@ -1982,5 +1983,7 @@ function wire() {
 }
 
 wire();
-if (tokens.access) startApp();
+const oidc = await takeOidcResult();
+if (oidc?.error) showLogin(oidc.error);
+else if (tokens.access) startApp();
 else showLogin();
