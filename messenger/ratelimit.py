@@ -71,6 +71,7 @@ NOUNS = {
     "upload": "uploads",
     "login_user": "failed logins for this account",
     "login_ip": "failed logins from this address",
+    "ws_ticket": "socket tickets",
 }
 
 
