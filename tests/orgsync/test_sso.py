@@ -313,3 +313,19 @@ def test_erp_tickets_and_tokens_never_reach_the_log(erp, alice, caplog):
     for secret in (good, bad, tokens["access"], tokens["refresh"]):
         for part in secret.split("."):
             assert part not in text
+
+
+def test_erp_refusals_are_in_the_readers_language(erp, alice):
+    ticket = hs256("alice")
+    exchange(ticket)
+
+    def refusal(language: str) -> str:
+        response = APIClient().post(
+            "/api/auth/erp", {"ticket": ticket}, format="json", HTTP_ACCEPT_LANGUAGE=language
+        )
+        return assert_error(response, 401, "ticket_used")["message"]
+
+    assert refusal("ko-KR,ko;q=0.9") == "이미 사용한 로그인 티켓입니다. ERP에서 새 티켓을 받으세요."
+    assert refusal("en-US") == (
+        "This sign-on ticket has already been used. Ask the ERP for a new one."
+    )
