@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "corsheaders",
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
@@ -90,6 +91,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer on its own (whitenoise, CommonMiddleware), so that every
+    # /api/ answer, errors included, carries the CORS headers the portal's page needs to read it.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -321,6 +325,8 @@ RATE_LIMITS = {
     # without trying the password until the window closes.
     "login_user": env("MESSENGER_RATE_LOGIN_USER", "10/15m"),
     "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
+    # WebSocket tickets one person asks for (a reconnecting client needs one per attempt).
+    "ws_ticket": env("MESSENGER_RATE_WS_TICKET", "60/60s"),
 }
 
 # --- OpenID Connect ---------------------------------------------------------------------------
@@ -347,6 +353,38 @@ MESSENGER_OIDC = {
     "STATE_SECONDS": env_int("MESSENGER_OIDC_STATE_SECONDS", 600),
     "CODE_SECONDS": min(env_int("MESSENGER_OIDC_CODE_SECONDS", 60), 60),
 }
+# --- Cross-origin REST (django-cors-headers) ------------------------------------------------
+# The portal pages that may open the socket may also call the API from their own origin
+# (embed.js, docs/embed.md): bearer tokens in the Authorization header, never cookies.
+CORS_ALLOWED_ORIGINS = MESSENGER_WS_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "accept-language", "authorization", "content-type"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# --- Sign-on -----------------------------------------------------------------------------------
+# ERP tickets (docs/sso.md): the ERP's backend signs a short JWT naming the employee, which
+# POST /api/auth/erp exchanges for tokens. HS256 with the shared secret and/or RS256/ES256
+# checked with the ERP's public key (a PEM file); off (404) unless an issuer and a key are set.
+MESSENGER_ERP = {
+    "ISSUER": env("MESSENGER_ERP_ISSUER"),
+    "SECRET": env("MESSENGER_ERP_SECRET"),
+    "PUBLIC_KEY_FILE": env("MESSENGER_ERP_PUBLIC_KEY_FILE"),
+    "AUDIENCE": "messenger",
+    "MAX_LIFETIME_SECONDS": 300,
+    "LEEWAY_SECONDS": 30,
+    # A used ticket id is kept this long after the ticket's expiry, so a replay stays refused.
+    "USED_KEEP_SECONDS": 24 * 3600,
+}
+if (MESSENGER_ERP["SECRET"] or MESSENGER_ERP["PUBLIC_KEY_FILE"]) and not MESSENGER_ERP["ISSUER"]:
+    raise ImproperlyConfigured("MESSENGER_ERP_ISSUER is required with an ERP secret or key.")
+if MESSENGER_ERP["SECRET"] and len(MESSENGER_ERP["SECRET"].encode()) < 32:
+    # RFC 7518 3.2: an HS256 key at least as long as the hash (32 bytes).
+    raise ImproperlyConfigured("MESSENGER_ERP_SECRET must be at least 32 bytes long.")
+# Single-use tickets for the WebSocket (POST /api/auth/ws-ticket), so that no token travels in
+# a URL that proxies log; at most 60 seconds.
+MESSENGER_WS_TICKET_SECONDS = min(max(env_int("MESSENGER_WS_TICKET_SECONDS", 30), 1), 60)
 
 # --- Security headers ------------------------------------------------------------------------
 # Content-Security-Policy (django-csp) on every response: scripts and styles from our own

@@ -287,3 +287,15 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class UsedErpTicket(models.Model):
+    """An ERP sign-on ticket already exchanged (docs/sso.md): its `jti`, hashed, until a while
+    after the ticket expired, so a replay is refused. In the database rather than the cache: a
+    Redis outage or restart must not make used tickets usable again."""
+
+    jti_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"used ticket {self.jti_hash[:12]}"

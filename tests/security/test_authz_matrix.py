@@ -163,6 +163,10 @@ REST: dict[tuple[str, str, str], Call] = {
     ("oidc-login", "get", ""): Call(PUBLIC, ok=(404,)),
     ("oidc-callback", "get", ""): Call(PUBLIC, ok=(404,)),
     ("oidc-exchange", "post", ""): Call(PUBLIC, body=lambda s: {"code": "x" * 43}, ok=(404,)),
+    # ERP sign-on is off in this scene (404 before any ticket is read); tests/orgsync/test_sso.py
+    # tries it configured.
+    ("auth-erp", "post", ""): Call(PUBLIC, body=lambda s: {"ticket": "a.b.c"}, ok=(404,)),
+    ("auth-ws-ticket", "post", ""): Call(SIGNED_IN),
     ("schema", "get", ""): Call(PUBLIC),
     ("docs", "get", ""): Call(PUBLIC),
     **{("api/^.*$", method, ""): CATCH_ALL for method in ("get", "post", "put", "patch", "delete")},
