@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -82,6 +83,14 @@ class Conflict(ApplicationError):
     status = 409
     code = "conflict"
     message = "The request conflicts with the current state."
+
+
+class PeerDeactivated(Conflict):
+    code = "peer_deactivated"
+    message = _(
+        "This person's account is deactivated: the conversation stays readable, but nothing "
+        "more can be sent to them."
+    )
 
 
 class TooLarge(ApplicationError):
