@@ -76,9 +76,7 @@ def test_deactivation_clears_the_one_on_messages_they_had_not_read(api, admin, a
     assert [r["unread"] for r in search["messages"]] == [0]
 
 
-def test_deactivation_pushes_the_room_to_the_members_who_stay(
-    admin, alice, bob, carol, pushes
-):
+def test_deactivation_pushes_the_room_to_the_members_who_stay(admin, alice, bob, carol, pushes):
     room, _ = services.room_create(actor=alice, member_ids=[bob.user_id, carol.user_id])
     pushes.sent.clear()
 
@@ -96,9 +94,7 @@ def test_deactivation_pushes_the_room_to_the_members_who_stay(
     assert sent["unread"] == 1
 
 
-def test_deactivated_master_hands_the_room_to_the_longest_standing_member(
-    admin, alice, bob, carol
-):
+def test_deactivated_master_hands_the_room_to_the_longest_standing_member(admin, alice, bob, carol):
     room, _ = services.room_create(actor=alice, member_ids=[bob.user_id, carol.user_id])
 
     deactivate(admin, alice)
