@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from messenger import realtime
@@ -185,6 +185,16 @@ def memberships_set_active(*, user_pks: Sequence[int], active: bool) -> list[int
     return rooms
 
 
+def _upsert(model: type[Room] | type[RoomMemberSet], objs: list[Any], fields: list[str]) -> None:
+    """Write `fields` of existing rows by primary key in one statement (INSERT ... ON DUPLICATE
+    KEY UPDATE; ON CONFLICT on SQLite): bulk_update's CASE WHEN took seconds of Python to build
+    for 600 rooms (orgsync.sync.apply writes people the same way)."""
+    options: dict[str, Any] = {"update_conflicts": True, "update_fields": fields}
+    if connection.features.supports_update_conflicts_with_target:
+        options["unique_fields"] = ["id"]
+    model._default_manager.bulk_create(objs, **options)
+
+
 def _recount_rooms(room_ids: Sequence[int], *, gone: set[int], now: Any) -> None:
     """Recount locked rooms from their present members: member_count, the member set (the
     pushes' audience), and a master who is among `gone` handed to the first one counted."""
@@ -195,18 +205,26 @@ def _recount_rooms(room_ids: Sequence[int], *, gone: set[int], now: Any) -> None
         .values_list("room_id", "user_id")
     ):
         present[room_id].append(user_id)
-    rooms = list(Room.objects.filter(pk__in=room_ids).only("pk", "kind", "master_id"))
-    for room in rooms:
-        room.member_count = len(present[room.pk])
-        room.updated_at = now
-        if room.kind == Room.Kind.GROUP and room.master_id in gone and present[room.pk]:
-            room.master_id = present[room.pk][0]
-    Room.objects.bulk_update(rooms, ["member_count", "master", "updated_at"])
-    sets = list(RoomMemberSet.objects.filter(room_id__in=room_ids).only("pk", "room_id"))
-    for member_set in sets:
-        member_set.members, member_set.members_hash = members_key(present[member_set.room_id])
-        member_set.updated_at = now
-    RoomMemberSet.objects.bulk_update(sets, ["members", "members_hash", "updated_at"])
+    rooms = []
+    for pk, kind, master_id in Room.objects.filter(pk__in=room_ids).values_list(
+        "pk", "kind", "master_id"
+    ):
+        if kind == Room.Kind.GROUP and master_id in gone and present[pk]:
+            master_id = present[pk][0]
+        count = len(present[pk])
+        rooms.append(Room(pk=pk, kind=kind, master_id=master_id, member_count=count))
+    _upsert(Room, rooms, ["member_count", "master", "updated_at"])
+    sets = []
+    for pk, room_id, direct_key in RoomMemberSet.objects.filter(room_id__in=room_ids).values_list(
+        "pk", "room_id", "direct_key"
+    ):
+        members, digest = members_key(present[room_id])
+        sets.append(
+            RoomMemberSet(
+                pk=pk, room_id=room_id, members=members, members_hash=digest, direct_key=direct_key
+            )
+        )
+    _upsert(RoomMemberSet, sets, ["members", "members_hash", "updated_at"])
 
 
 def _publish_rooms_updated(room_ids: list[int]) -> None:
