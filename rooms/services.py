@@ -141,7 +141,11 @@ def memberships_set_active(*, user_pks: Sequence[int], active: bool) -> list[int
 
     Works in bulk for the HR sync, whatever the number of people: statements per chunk of
     people or rooms, never per person per room. Rooms are locked in pk order first, as a send
-    locks its room before touching memberships.
+    locks its room before touching memberships. The caller holds the people's rows locked
+    (users_set_active, the sync), which a send by one of them, in flight at that moment,
+    needs for its insert after locking its room: MariaDB then rolls back one of the two as a
+    deadlock, normally the one that changed fewer rows (the send: 503, and its retry is
+    refused as deactivated).
     """
     pks = sorted(set(user_pks))
     states = (RoomMember.State.DEACTIVATED,) if active else selectors.PRESENT_STATES
