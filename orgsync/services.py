@@ -23,6 +23,7 @@ from messenger.errors import InvalidInput, NotAllowed
 from messenger.realtime import close_user_sessions
 from orgsync.models import ActionLog, User
 from orgsync.pictures import picture_check_size, picture_normalize
+from orgsync.signals import users_active_changed
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,10 @@ def users_set_active(*, actor: User, user_pks: Iterable[int], active: bool) -> l
     """Deactivate or reactivate accounts (admin); return the pks that changed.
 
     A deactivated account's tokens stop working at once and its live sockets are closed with
-    4003 after commit. A deactivated HR-synced account becomes manual, so the next HR batch
-    does not reactivate it; ticking 'synced' hands it back to HR.
+    4003 after commit; its memberships are set aside and back again on reactivation
+    (`users_active_changed`, rooms.services.memberships_set_active). A deactivated HR-synced
+    account becomes manual, so the next HR batch does not reactivate it; ticking 'synced'
+    hands it back to HR.
     """
     users = list(
         User.objects.select_for_update()
@@ -148,6 +151,8 @@ def users_set_active(*, actor: User, user_pks: Iterable[int], active: bool) -> l
     if not active:
         changes["is_synced"] = False
     User.objects.filter(pk__in=pks).update(**changes)
+    if pks:
+        users_active_changed.send(sender=User, user_pks=pks, active=active)
     if not active:
         sessions_close_on_commit(pks, CLOSE_DISABLED)
     logger.info(

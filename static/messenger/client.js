@@ -969,6 +969,8 @@ function renderChatHeader() {
     const peer = peerOf(room);
     const full = peer && chat.members?.get(peer.user_id);
     subtitle = [full?.org_name, peer?.user_id].filter(Boolean).join(" · ");
+    // A deactivated peer stays in the room's previews (active: false); sending is refused.
+    if (peer?.active === false) subtitle = t("chat.peerDeactivated");
   } else if (room) {
     subtitle = t("chat.members", { n: room.member_count });
   }
