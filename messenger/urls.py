@@ -17,7 +17,11 @@ from rooms import api as rooms_api
 api = [
     path("auth/token", orgsync_api.LoginApi.as_view(), name="token"),
     path("auth/token/refresh", orgsync_api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/logout", orgsync_api.LogoutApi.as_view(), name="logout"),
     path("me", orgsync_api.MeApi.as_view(), name="me"),
+    path("me/password", orgsync_api.MePasswordApi.as_view(), name="me-password"),
+    path("me/sessions", orgsync_api.MeSessionsApi.as_view(), name="me-sessions"),
+    path("me/sessions/<int:session_id>", orgsync_api.MeSessionApi.as_view(), name="me-session"),
     path("me/picture", orgsync_api.MePictureApi.as_view(), name="me-picture"),
     path("org/tree", orgsync_api.OrgTreeApi.as_view(), name="org-tree"),
     path("users", orgsync_api.UserSearchApi.as_view(), name="users"),
