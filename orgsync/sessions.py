@@ -12,6 +12,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -236,10 +237,10 @@ def session_end(*, user: User, session_id: Any, reason: str) -> LoginSession:
     on REST and the socket at once, and its sockets are closed (4001) after commit. Another
     person's session, or no such session, is NotFound; one already ended is left as it was."""
     if not isinstance(session_id, int) or isinstance(session_id, bool):
-        raise NotFound("No such session.")
+        raise NotFound(_("No such signed-in device."))
     session = LoginSession.objects.select_for_update().filter(pk=session_id, user=user).first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such signed-in device."))
     if session.ended_at is not None:
         return session
     session.ended_at = timezone.now()

@@ -4,11 +4,14 @@ out (or logging out) stops its tokens at once, and a new password signs the othe
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -414,3 +417,51 @@ def test_no_password_or_token_reaches_a_log(caplog, fast_hashing, alice):
     assert [s for s in secrets if s in logged] == []
     details = " ".join(ActionLog.objects.values_list("detail", flat=True))
     assert [s for s in secrets if s in details] == []
+
+
+# --- Korean and English -----------------------------------------------------------------------
+
+LOCALE = Path(__file__).resolve().parents[2] / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+HANGUL = re.compile(r"[가-힣]")
+
+
+@pytest.fixture
+def korean(settings, tmp_path):
+    """The server speaking Korean: locale/ko compiled as ./test and ./run do, asked for by the
+    browser's Accept-Language (and activated here, for a server without LocaleMiddleware)."""
+    target = tmp_path / "ko" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    subprocess.run(
+        ["/usr/bin/msgfmt", "--check", "-o", str(target / "django.mo"), str(LOCALE)],
+        check=True,
+    )
+    settings.LOCALE_PATHS = [tmp_path]
+    with translation.override("ko"):
+        yield
+
+
+def test_refusals_are_in_korean_for_a_korean_browser(korean, fast_hashing, alice):
+    laptop = sign_in("alice")
+    phone = sign_in("alice", kind="mobile")
+    ko = {"HTTP_ACCEPT_LANGUAGE": "ko"}
+
+    wrong = assert_error(change_password(laptop, old="nope", **ko), 400, "wrong_password")
+    weak = assert_error(change_password(laptop, new="short1!", **ko), 400, "invalid")
+    as_device(laptop).delete(f"/api/me/sessions/{sid_of(phone)}")
+    ended = assert_error(as_device(phone).get("/api/me", **ko), 401, "session_ended")
+    unknown = assert_error(as_device(laptop).delete("/api/me/sessions/99999999", **ko), 404)
+    logout = assert_error(
+        APIClient().post("/api/auth/logout", {"refresh": "x.y.z"}, format="json", **ko), 401
+    )
+
+    assert wrong["message"] == "현재 비밀번호가 맞지 않습니다."
+    assert ended["message"] == "이 기기는 로그아웃되었습니다. 다시 로그인하세요."
+    # Django's own validators speak Korean too.
+    for error in (weak, unknown, logout):
+        assert HANGUL.search(error["message"]), error
+
+
+def test_refusals_are_in_english_by_default(fast_hashing, alice):
+    laptop = sign_in("alice")
+    wrong = assert_error(change_password(laptop, old="nope"), 400, "wrong_password")
+    assert wrong["message"] == "The current password is not correct."
