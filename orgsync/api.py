@@ -188,7 +188,7 @@ class MeSessionsApi(APIView):
         return Response({"sessions": selectors.sessions_of(user=request.user, current_sid=current)})
 
     @extend_schema(
-        responses=inline_serializer("SessionsEnded", {"ended": serializers.IntegerField()}),
+        responses={200: inline_serializer("SessionsEnded", {"ended": serializers.IntegerField()})},
         operation_id="me_sessions_end_others",
     )
     def delete(self, request: Request) -> Response:
@@ -281,7 +281,7 @@ class MeOutput(PersonOutput):
     time_zone = serializers.CharField()
     notify_mentions = serializers.BooleanField()
     is_staff = serializers.BooleanField()
-    password_changeable = serializers.BooleanField(
+    credentials_changeable = serializers.BooleanField(
         help_text="False for an account without a local password (HR-synced)."
     )
 

@@ -241,7 +241,7 @@ def me(*, user: User) -> dict[str, Any]:
             "is_staff": user.is_staff,
             # False for an account without a local password (HR-synced, signing on through
             # the company): the settings page explains instead of offering the form.
-            "password_changeable": user.has_usable_password(),
+            "credentials_changeable": user.has_usable_password(),
         }
     )
     return data

@@ -86,7 +86,7 @@ export function update(me) {
     addZoneOption($("set-time-zone"), me.time_zone);
     $("set-time-zone").value = me.time_zone;
   }
-  const changeable = me.password_changeable !== false;
+  const changeable = me.credentials_changeable !== false;
   $("password-managed").hidden = changeable;
   $("password-fields").hidden = !changeable;
   const quiet = Boolean(me.quiet_from && me.quiet_to);

@@ -391,7 +391,7 @@ def test_an_hr_synced_account_without_a_password_is_told_why(db):
     synced.save()
     tokens = services.login_tokens(user=synced, method="erp", device="web", address="")
     client = as_device(tokens)
-    assert client.get("/api/me").json()["password_changeable"] is False
+    assert client.get("/api/me").json()["credentials_changeable"] is False
 
     error = assert_error(change_password(tokens, old="anything"), 403, "password_not_local")
     assert "HR" in error["message"]
