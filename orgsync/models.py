@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Org(models.Model):
@@ -241,6 +242,7 @@ class SyncRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running"
         APPLIED = "applied", "applied"
+        PARTIAL = "partial", _("applied without its bad rows")
         NO_BATCH = "no_batch", "no new batch"
         REJECTED = "rejected"
         FAILED = "failed"

@@ -127,8 +127,9 @@ def test_change_my_password_from_the_settings_page(server, browser, artifacts):
     laptop.fill("#pw-old", "not-my-password")
     laptop.fill("#pw-new2", NEW_PASSWORD)
     laptop.click("#password-save")
+    # The server's refusal, in the page's language.
+    expect(laptop.locator("#password-status")).to_have_text("현재 비밀번호가 맞지 않습니다.")
     expect(laptop.locator("#password-status")).to_have_class("settings-status is-error")
-    expect(laptop.locator("#password-status")).not_to_have_text("저장하는 중…")
 
     laptop.fill("#pw-old", "Test-pass-1234")
     laptop.click("#password-save")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orgsync', '0004_user_time_zone_notify_mentions'),
+        ('orgsync', '0005_syncrun_partial'),
     ]
 
     operations = [
