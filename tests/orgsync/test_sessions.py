@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -432,7 +433,13 @@ def korean(settings, tmp_path):
     target = tmp_path / "ko" / "LC_MESSAGES"
     target.mkdir(parents=True)
     subprocess.run(
-        ["/usr/bin/msgfmt", "--check", "-o", str(target / "django.mo"), str(LOCALE)],
+        [
+            shutil.which("msgfmt") or "msgfmt",
+            "--check",
+            "-o",
+            str(target / "django.mo"),
+            str(LOCALE),
+        ],
         check=True,
     )
     settings.LOCALE_PATHS = [tmp_path]
