@@ -302,6 +302,8 @@ class UsedErpTicket(models.Model):
 
     def __str__(self) -> str:
         return f"used ticket {self.jti_hash[:12]}"
+
+
 class LoginSession(models.Model):
     """One signed-in device: it starts at sign-on (orgsync.services.login_tokens, whatever the
     method) and its refresh and access tokens carry its id as the `sid` claim. Ending it (log
