@@ -15,9 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The bearer scheme of simplejwt for its subclass that also checks the session."""
+
+    target_class = "orgsync.authentication.SessionJWTAuthentication"
+
 
 # Path parameters the service parses (a malformed one is a 400) and that name something of a room,
 # where some actions are for the master or the sender only (a 403 for other members).

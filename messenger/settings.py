@@ -74,9 +74,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "corsheaders",
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Logout revokes the refresh token it names (docs/security.md, "Sessions and sign-out").
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -90,6 +93,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer on its own (whitenoise, CommonMiddleware), so that every
+    # /api/ answer, errors included, carries the CORS headers the portal's page needs to read it.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -250,7 +256,8 @@ CELERY_TASK_ACKS_LATE = True
 # --- REST ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, also refusing tokens of a session that has ended (signed out).
+        "orgsync.authentication.SessionJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -274,6 +281,13 @@ SIMPLE_JWT = {
     # compromised account) makes every older token of the account fail.
     "CHECK_REVOKE_TOKEN": True,
     "TOKEN_REFRESH_SERIALIZER": "orgsync.api.RefreshSerializer",
+    # No rotation: a refresh answers with an access token only, and a sign-in ends
+    # JWT_REFRESH_HOURS after it started. Rotating with blacklisting would make the portal
+    # tabs that share one refresh token (embed.js) race, the loser being logged out; signing
+    # a device out does not need it, since its refresh tokens carry the session id (`sid`),
+    # which the refresh refuses once the session has ended (docs/security.md).
+    "ROTATE_REFRESH_TOKENS": False,
+    "BLACKLIST_AFTER_ROTATION": False,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -322,7 +336,66 @@ RATE_LIMITS = {
     # without trying the password until the window closes.
     "login_user": env("MESSENGER_RATE_LOGIN_USER", "10/15m"),
     "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
+    # WebSocket tickets one person asks for (a reconnecting client needs one per attempt).
+    "ws_ticket": env("MESSENGER_RATE_WS_TICKET", "60/60s"),
 }
+
+# --- OpenID Connect ---------------------------------------------------------------------------
+# Sign-in with the company's OpenID provider (Keycloak, Entra ID, ADFS): docs/sso.md. On when a
+# client id and a discovery URL (or an issuer, whose discovery URL is derived) are given.
+_OIDC_ISSUER = env("MESSENGER_OIDC_ISSUER").rstrip("/")
+MESSENGER_OIDC = {
+    "DISCOVERY_URL": env("MESSENGER_OIDC_DISCOVERY_URL")
+    or (f"{_OIDC_ISSUER}/.well-known/openid-configuration" if _OIDC_ISSUER else ""),
+    "ISSUER": _OIDC_ISSUER,
+    "CLIENT_ID": env("MESSENGER_OIDC_CLIENT_ID"),
+    # Empty: a public client, which proves itself by PKCE alone.
+    "CLIENT_SECRET": env("MESSENGER_OIDC_CLIENT_SECRET"),
+    "SCOPES": env("MESSENGER_OIDC_SCOPES", "openid profile"),
+    # The claim that holds the messenger user id (the HR id).
+    "CLAIM": env("MESSENGER_OIDC_CLAIM", "preferred_username"),
+    # The callback URL registered at the provider; empty: built from the request's host.
+    "REDIRECT_URI": env("MESSENGER_OIDC_REDIRECT_URI"),
+    # ID-token signatures accepted: asymmetric ones, checked with the provider's published keys.
+    "ID_TOKEN_ALGS": env_list("MESSENGER_OIDC_ID_TOKEN_ALGS") or ["RS256", "PS256", "ES256"],
+    "TIMEOUT_SECONDS": env_int("MESSENGER_OIDC_TIMEOUT_SECONDS", 10),
+    # How long a started sign-in may take at the provider, and the one-time code that hands the
+    # result to the page.
+    "STATE_SECONDS": env_int("MESSENGER_OIDC_STATE_SECONDS", 600),
+    "CODE_SECONDS": min(env_int("MESSENGER_OIDC_CODE_SECONDS", 60), 60),
+}
+# --- Cross-origin REST (django-cors-headers) ------------------------------------------------
+# The portal pages that may open the socket may also call the API from their own origin
+# (embed.js, docs/embed.md): bearer tokens in the Authorization header, never cookies.
+CORS_ALLOWED_ORIGINS = MESSENGER_WS_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "accept-language", "authorization", "content-type"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# --- Sign-on -----------------------------------------------------------------------------------
+# ERP tickets (docs/sso.md): the ERP's backend signs a short JWT naming the employee, which
+# POST /api/auth/erp exchanges for tokens. HS256 with the shared secret and/or RS256/ES256
+# checked with the ERP's public key (a PEM file); off (404) unless an issuer and a key are set.
+MESSENGER_ERP = {
+    "ISSUER": env("MESSENGER_ERP_ISSUER"),
+    "SECRET": env("MESSENGER_ERP_SECRET"),
+    "PUBLIC_KEY_FILE": env("MESSENGER_ERP_PUBLIC_KEY_FILE"),
+    "AUDIENCE": "messenger",
+    "MAX_LIFETIME_SECONDS": 300,
+    "LEEWAY_SECONDS": 30,
+    # A used ticket id is kept this long after the ticket's expiry, so a replay stays refused.
+    "USED_KEEP_SECONDS": 24 * 3600,
+}
+if (MESSENGER_ERP["SECRET"] or MESSENGER_ERP["PUBLIC_KEY_FILE"]) and not MESSENGER_ERP["ISSUER"]:
+    raise ImproperlyConfigured("MESSENGER_ERP_ISSUER is required with an ERP secret or key.")
+if MESSENGER_ERP["SECRET"] and len(MESSENGER_ERP["SECRET"].encode()) < 32:
+    # RFC 7518 3.2: an HS256 key at least as long as the hash (32 bytes).
+    raise ImproperlyConfigured("MESSENGER_ERP_SECRET must be at least 32 bytes long.")
+# Single-use tickets for the WebSocket (POST /api/auth/ws-ticket), so that no token travels in
+# a URL that proxies log; at most 60 seconds.
+MESSENGER_WS_TICKET_SECONDS = min(max(env_int("MESSENGER_WS_TICKET_SECONDS", 30), 1), 60)
 
 # --- Security headers ------------------------------------------------------------------------
 # Content-Security-Policy (django-csp) on every response: scripts and styles from our own

@@ -16,12 +16,13 @@ from messenger.security import (
     frameable_by_erp,
     secure_cookies_over_http,
 )
+from orgsync.oidc import oidc_enabled
 
 
 @require_GET
 @frameable_by_erp
 def client(request: HttpRequest) -> HttpResponse:
-    return render(request, "messenger/client.html")
+    return render(request, "messenger/client.html", {"oidc_enabled": oidc_enabled()})
 
 
 @require_GET

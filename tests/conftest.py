@@ -17,6 +17,9 @@ from messenger import realtime
 from orgsync.models import User
 from tests.factories import UserFactory
 
+# The test OpenID provider (a second process), for the sign-in tests that need it.
+pytest_plugins = ["tests.oidc_idp.fixtures"]
+
 
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:
@@ -139,6 +142,8 @@ def forget_rate_limits() -> None:
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     keys = list(client.scan_iter(match=f"{prefix}:*:ratelimit:*", count=1000))
+    # Cached session states too: the tables are emptied between tests and session ids reused.
+    keys += list(client.scan_iter(match=f"{prefix}:*:login-session:*", count=1000))
     if keys:
         client.delete(*keys)
 
@@ -146,7 +151,7 @@ def forget_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     """Rate-limit windows live in the shared cache and outlast a test (logins: 15 min); every
-    test starts with none used."""
+    test starts with none used, and with no cached session state."""
     forget_rate_limits()
 
 

@@ -1,17 +1,21 @@
-"""WebSocket authentication: the same simplejwt access token as REST.
+"""WebSocket authentication: the same simplejwt access token as REST, or a ticket for one.
 
-The token comes from the `token` query parameter, an `access_token` cookie, or a subprotocol
-`bearer.<token>` (offered beside `messenger.v1`). The middleware puts the user, or the close
-code to refuse with, into the scope; the consumer accepts and closes with that code, because a
-close code can only be sent on an accepted socket.
+Browsers connect with `?ticket=`, a single-use ticket from `POST /api/auth/ws-ticket` that
+stands for the claims of the access token that asked for it (messenger/wstickets.py), so no
+token travels in a URL. Other clients may send the token itself: the `token` query parameter,
+an `access_token` cookie, or a subprotocol `bearer.<token>` (offered beside `messenger.v1`).
+Either way the same claims are checked, at connect and before each frame. The middleware puts
+the user, or the close code to refuse with, into the scope; the consumer accepts and closes
+with that code, because a close code can only be sent on an accepted socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Collection, Container, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -25,8 +29,10 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from messenger.gateway.threads import on_worker_threads
+from messenger.wstickets import ws_ticket_take
 from orgsync.models import User
 from orgsync.selectors import token_password_current
+from orgsync.sessions import claimed_sid, live_sids, session_is_live
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +45,17 @@ SUBPROTOCOL = "messenger.v1"
 BEARER_PREFIX = "bearer."
 
 
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def ticket_from_scope(scope: dict[str, Any]) -> str | None:
+    values = _query(scope).get("ticket")
+    return values[0] if values else None
+
+
 def token_from_scope(scope: dict[str, Any]) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = _query(scope)
     if query.get("token"):
         return query["token"][0]
     for protocol in scope.get("subprotocols") or []:
@@ -55,17 +70,27 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
-def account_refusal(*, user: User | None, claims: Mapping[str, Any]) -> int | None:
+def account_refusal(
+    *, user: User | None, claims: Mapping[str, Any], ended_sids: Container[int]
+) -> int | None:
     """None while the token's account may use a socket, else the close code: 4003 for a
-    deactivated account, 4001 for one that is gone or whose password changed since the token
-    was issued. Asked at connect and again before acting on each frame."""
+    deactivated account, 4001 for one that is gone, whose password changed since the token
+    was issued, or whose signed-in session (the token's `sid`) is among `ended_sids` (signed
+    out). Asked at connect and again before acting on each frame."""
     if user is None:
         return CLOSE_BAD_TOKEN
     if not user.is_active:
         return CLOSE_DISABLED
     if not token_password_current(claims=claims, password=user.password):
         return CLOSE_BAD_TOKEN
+    sid = claimed_sid(claims)
+    if sid is not None and sid in ended_sids:
+        return CLOSE_BAD_TOKEN
     return None
+
+
+# An account as the per-frame check read it (None: gone), and the waiting sessions that ended.
+Account = tuple[User | None, frozenset[int]]
 
 
 class AccountChecks:
@@ -86,7 +111,8 @@ class AccountChecks:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: dict[int, list[asyncio.Future[User | None]]] = {}
+        # Per account: each waiting check's future and its token's session id.
+        self.waiting: dict[int, list[tuple[asyncio.Future[Account], int | None]]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.due = 0.0
         self.reading = False
@@ -103,11 +129,12 @@ class AccountChecks:
     async def refusal(
         self, *, user_pk: int, claims: Mapping[str, Any], wait: float = 0
     ) -> int | None:
-        """account_refusal for the account as it is now in the database."""
-        future: asyncio.Future[User | None] = self.loop.create_future()
-        self.waiting.setdefault(user_pk, []).append(future)
+        """account_refusal for the account and its session as they are now in the database."""
+        future: asyncio.Future[Account] = self.loop.create_future()
+        self.waiting.setdefault(user_pk, []).append((future, claimed_sid(claims)))
         self._schedule(wait)
-        return account_refusal(user=await future, claims=claims)
+        user, ended = await future
+        return account_refusal(user=user, claims=claims, ended_sids=ended)
 
     def _schedule(self, wait: float) -> None:
         if self.reading:
@@ -130,46 +157,81 @@ class AccountChecks:
             while self.waiting:
                 pks = list(self.waiting)[: self.BATCH_MAX]
                 batch = {pk: self.waiting.pop(pk) for pk in pks}
+                sids = {sid for waits in batch.values() for _f, sid in waits if sid is not None}
                 try:
-                    users = await _active_and_password(pks)
+                    users, ended = await _active_and_password(pks, sids)
                 except Exception as error:  # each waiting frame answers it (e.g. unavailable)
-                    for futures in batch.values():
-                        for future in futures:
+                    for waits in batch.values():
+                        for future, _sid in waits:
                             if not future.done():
                                 future.set_exception(error)
                     continue
-                for pk, futures in batch.items():
-                    for future in futures:
+                for pk, waits in batch.items():
+                    for future, _sid in waits:
                         if not future.done():
-                            future.set_result(users.get(pk))
+                            future.set_result((users.get(pk), ended))
         finally:
             self.reading = False
 
 
-async def _active_and_password(pks: list[int]) -> dict[int, User]:
+async def _active_and_password(
+    pks: list[int], sids: Collection[int] = ()
+) -> tuple[dict[int, User], frozenset[int]]:
+    """The accounts (active? password?) and which of the sessions have ended, gone ones
+    included: a second query, only when a waiting token carries a session id."""
+
     # On the worker threads: behind the process's one database thread, a connect storm's
     # bookkeeping would hold every frame's check (messenger/gateway/threads.py).
-    def read() -> dict[int, User]:
-        return {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+    def read() -> tuple[dict[int, User], frozenset[int]]:
+        users = {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+        return users, frozenset(set(sids) - live_sids(sids))
 
     return await on_worker_threads(read)()
 
 
+Authenticated = tuple[User | None, int | None, dict[str, Any]]
+
+
+def user_for_claims(claims: Mapping[str, Any]) -> Authenticated:
+    """(user, None, claims) when an access token's claims name an active account they are
+    still good for, else (None, close code, {})."""
+    user_pk = claims.get(jwt_settings.USER_ID_CLAIM)
+    if user_pk is None:
+        return None, CLOSE_BAD_TOKEN, {}
+    user = User.objects.filter(pk=user_pk).first()
+    sid = claimed_sid(claims)
+    # A connect counts as the session being seen (at most every few minutes: cached).
+    live = sid is None or user is None or session_is_live(sid=sid, user_pk=user.pk)
+    refusal = account_refusal(user=user, claims=claims, ended_sids=() if live else (sid,))
+    if refusal is not None:
+        return None, refusal, {}
+    return user, None, dict(claims)
+
+
 @database_sync_to_async
-def user_for_token(raw: str | None) -> tuple[User | None, int | None, dict[str, Any]]:
-    """(user, None, claims) for a valid token of an active user, else (None, close code, {})."""
+def user_for_token(raw: str | None) -> Authenticated:
+    """user_for_claims of a valid access token; 4001 for a missing or invalid one."""
     if not raw:
         return None, CLOSE_BAD_TOKEN, {}
     try:
         token = AccessToken(raw)  # type: ignore[arg-type]  # the stubs miss the str form
-        user_pk = token.payload[jwt_settings.USER_ID_CLAIM]
-    except (TokenError, KeyError):
+    except TokenError:
         return None, CLOSE_BAD_TOKEN, {}
-    user = User.objects.filter(pk=user_pk).first()
-    refusal = account_refusal(user=user, claims=token.payload)
-    if refusal is not None:
-        return None, refusal, {}
-    return user, None, dict(token.payload)
+    return user_for_claims(token.payload)
+
+
+@database_sync_to_async
+def user_for_ticket(raw: str) -> Authenticated:
+    """user_for_claims of the token a socket ticket stands for; 4001 for an unknown, used or
+    expired ticket, or one whose token has expired since."""
+    claims = ws_ticket_take(ticket=raw)
+    if claims is None:
+        logger.info("websocket ticket refused: unknown, used or expired")
+        return None, CLOSE_BAD_TOKEN, {}
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float) or expires < time.time():
+        return None, CLOSE_BAD_TOKEN, {}
+    return user_for_claims(claims)
 
 
 class JwtAuthMiddleware:
@@ -178,7 +240,11 @@ class JwtAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket":
-            user, refusal, claims = await user_for_token(token_from_scope(scope))
+            ticket = ticket_from_scope(scope)
+            if ticket is not None:
+                user, refusal, claims = await user_for_ticket(ticket)
+            else:
+                user, refusal, claims = await user_for_token(token_from_scope(scope))
             scope = dict(scope, user=user, auth_refusal=refusal, token_claims=claims)
         return await self.inner(scope, receive, send)
 

@@ -33,6 +33,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from messages import services as message_services
 from messenger.gateway.consumer import EVENTS
+from orgsync import services as org_services
 from tests.factories import PASSWORD
 from tests.gateway.conftest import Client, connect
 from tests.messages.helpers import assert_error
@@ -104,6 +105,17 @@ ROOM_MASTER = Rule(
     may=(MASTER,),
     refused={**TOKEN_REFUSALS, **STRANGERS, **NOT_FOUND, MEMBER: (403, "not_room_master")},
 )
+# A signed-in device: only its owner may sign it out; anyone else's is answered as unknown.
+SESSION_OWNER = Rule(
+    "the session's owner",
+    may=(MASTER,),
+    refused={
+        **TOKEN_REFUSALS,
+        **NOT_FOUND,
+        OUTSIDER: (404, "not_found"),
+        MEMBER: (404, "not_found"),
+    },
+)
 MESSAGE_SENDER = Rule(
     "the message's sender",
     may=(SENDER,),
@@ -162,6 +174,24 @@ REST: dict[tuple[str, str, str], Call] = {
     ("token-refresh", "post", ""): Call(
         PUBLIC, body=lambda s: {"refresh": str(RefreshToken.for_user(s.outsider))}
     ),
+    # Sign-in with the company account is open to anyone; this scene has it not set up (404),
+    # tests/orgsync/test_oidc.py tries it set up, against a real provider.
+    ("oidc-login", "get", ""): Call(PUBLIC, ok=(404,)),
+    ("oidc-callback", "get", ""): Call(PUBLIC, ok=(404,)),
+    ("oidc-exchange", "post", ""): Call(PUBLIC, body=lambda s: {"code": "x" * 43}, ok=(404,)),
+    # ERP sign-on is off in this scene (404 before any ticket is read); tests/orgsync/test_sso.py
+    # tries it configured.
+    ("auth-erp", "post", ""): Call(PUBLIC, body=lambda s: {"ticket": "a.b.c"}, ok=(404,)),
+    ("auth-ws-ticket", "post", ""): Call(SIGNED_IN),
+    # Holding the refresh token is the proof: no access token needed.
+    ("logout", "post", ""): Call(
+        PUBLIC,
+        body=lambda s: {
+            "refresh": org_services.login_tokens(
+                user=s.outsider, method="password", device="web", address=""
+            )["refresh"]
+        },
+    ),
     ("schema", "get", ""): Call(PUBLIC),
     ("docs", "get", ""): Call(PUBLIC),
     **{("api/^.*$", method, ""): CATCH_ALL for method in ("get", "post", "put", "patch", "delete")},
@@ -169,6 +199,13 @@ REST: dict[tuple[str, str, str], Call] = {
     ("me", "patch", ""): Call(
         SIGNED_IN, body=lambda s: {"nickname": "회의 중", "notify_off": True}
     ),
+    ("me-password", "post", ""): Call(
+        SIGNED_IN, body=lambda s: {"old_password": PASSWORD, "new_password": "Quiet-river-5521"}
+    ),
+    ("me-sessions", "get", ""): Call(SIGNED_IN),
+    # Signing out my other devices: nobody else's.
+    ("me-sessions", "delete", ""): Call(SIGNED_IN),
+    ("me-session", "delete", ""): Call(SESSION_OWNER, target="session"),
     ("me-picture", "put", ""): Call(SIGNED_IN, body=_picture, multipart=True),
     ("me-picture", "post", ""): Call(SIGNED_IN, body=_picture, multipart=True),
     ("me-picture", "delete", ""): Call(SIGNED_IN),
@@ -243,6 +280,8 @@ def _url(key: tuple[str, str, str], call: Call, scene: Scene, *, unknown: bool) 
         kwargs["user_id"] = "no.such.person" if unknown else scene.member.user_id
     elif call.target == "preview":
         kwargs["token"] = _new() if unknown else scene.preview_token
+    elif call.target == "session":
+        kwargs["session_id"] = UNKNOWN_ROOM if unknown else scene.master_session
     url = reverse(name, kwargs=kwargs)
     if call.query is not None:
         query = call.query(scene)
