@@ -213,6 +213,10 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+            # A Redis host that is down answers nothing: without a connect timeout each cache
+            # call (a send's rate limit) would hang for the kernel's TCP retries (minutes)
+            # before failing open (messenger/outage.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL
