@@ -220,6 +220,10 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL
+    # Every key and pub/sub channel of the broker (the queue list, bindings, unacked tasks,
+    # the workers' control and event channels) under the prefix: two installations on one
+    # Redis never take each other's tasks, which carry database ids.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
