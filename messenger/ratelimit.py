@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from messenger.errors import RateLimited
 from messenger.outage import fail_open
@@ -76,28 +78,34 @@ def _keys(scope: str, key: object) -> tuple[str, str]:
 
 # What a refusal calls the things counted, per scope.
 NOUNS = {
-    "send": "messages",
-    "typing": "typing events in this room",
-    "upload": "uploads",
-    "login_user": "failed logins for this account",
-    "login_ip": "failed logins from this address",
+    "send": _("messages"),
+    "typing": _("typing events in this room"),
+    "upload": _("uploads"),
+    "login_user": _("failed logins for this account"),
+    "login_ip": _("failed logins from this address"),
+    "ws_ticket": _("socket tickets"),
 }
 
 
-def _period(seconds: int) -> str:
+def _period(seconds: int) -> Any:
     if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
+        return format_lazy(_("{n} h"), n=seconds // 3600)
     if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
+        return format_lazy(_("{n} min"), n=seconds // 60)
+    return format_lazy(_("{n} s"), n=seconds)
 
 
 def _refusal(scope: str, since: float | None, rate: Rate) -> RateLimited:
     elapsed = time.time() - since if since is not None else 0.0
     retry_after = max(1, math.ceil(rate.seconds - elapsed))
     return RateLimited(
-        f"Too many {NOUNS.get(scope, scope)}: at most {rate.count} per {_period(rate.seconds)}; "
-        f"try again in {retry_after} s.",
+        format_lazy(
+            _("Too many {what}: at most {count} per {period}; try again in {retry} s."),
+            what=NOUNS.get(scope, scope),
+            count=rate.count,
+            period=_period(rate.seconds),
+            retry=retry_after,
+        ),
         retry_after=retry_after,
     )
 
