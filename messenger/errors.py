@@ -133,6 +133,16 @@ def _outage_types() -> tuple[type[BaseException], ...]:
     return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
+def is_redis_outage(exc: BaseException) -> bool:
+    """Whether `exc` is a lost, refused or timed-out connection to Redis (as the cache, the
+    fan-out or, through kombu, Celery's broker)."""
+    from kombu.exceptions import OperationalError as BrokerUnreachable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | BrokerUnreachable)
+
+
 def as_outage(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 error for a database or Redis outage, or None for any other exception."""
     if isinstance(exc, _outage_types()):

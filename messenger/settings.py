@@ -237,9 +237,17 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+            # A Redis host that is down answers nothing: without a connect timeout each cache
+            # call (a send's rate limit) would hang for the kernel's TCP retries (minutes)
+            # before failing open (messenger/outage.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL
+    # Every key and pub/sub channel of the broker (the queue list, bindings, unacked tasks,
+    # the workers' control and event channels) under the prefix: two installations on one
+    # Redis never take each other's tasks, which carry database ids.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
