@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -107,6 +108,17 @@ class ServiceUnavailable(ApplicationError):
     status = 503
     code = "unavailable"
     message = "The service is briefly unavailable (database or Redis); try again."
+
+
+class DirectoryUnavailable(ServiceUnavailable):
+    """The company directory (LDAP / Active Directory) could not be asked about a password: down,
+    too slow, or refusing the messenger's own connection. Never reported as a wrong password."""
+
+    code = "directory_unavailable"
+    message = _(
+        "The company directory cannot be reached, so your password cannot be checked right now. "
+        "This does not mean your password is wrong; try again in a few minutes."
+    )
 
 
 # A lost or refused connection to the database or Redis, a lock wait timeout, a deadlock: the
