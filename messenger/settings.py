@@ -374,10 +374,11 @@ if MESSENGER_LDAP["URI"]:
         raise ImproperlyConfigured("MESSENGER_LDAP_URI takes ldap:// or ldaps:// URIs.")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", MESSENGER_LDAP["USER_ATTR"]):
         raise ImproperlyConfigured("MESSENGER_LDAP_USER_ATTR is one attribute name, e.g. uid.")
-# The directory backend does nothing while MESSENGER_LDAP_URI is empty.
+# The directory backend does nothing while MESSENGER_LDAP_URI is empty; the local one comes
+# first, as Django's own would (force_login and sessions without a backend use the first).
 AUTHENTICATION_BACKENDS = [
-    "orgsync.auth_backends.DirectoryPasswordBackend",
     "orgsync.auth_backends.LocalPasswordBackend",
+    "orgsync.auth_backends.DirectoryPasswordBackend",
 ]
 
 # --- HR sync --------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class DirectoryPasswordBackend(LDAPBackend):
         """The account of an admin session this backend signed in, while it may still sign in
         (LDAPBackend's own would keep a deactivated account's session)."""
         user = super().get_user(user_id)
-        if user is None or not user.is_active or not user.is_synced:
+        if user is None or not user.is_active:
             return None
         return user
 
