@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from messenger.errors import ApplicationError, TooLarge
 
 
@@ -15,37 +17,37 @@ def human_size(size: int) -> str:
 
 class FileTooLarge(TooLarge):
     code = "too_large"
-    message = "The file is too large."
+    message = _("The file is too large.")
 
 
 class TooManyFiles(TooLarge):
     code = "too_many_files"
-    message = "Too many files in one request."
+    message = _("Too many files in one request.")
 
 
 class QuotaExceeded(TooLarge):
     code = "quota_exceeded"
-    message = "Your files would use more than your storage quota."
+    message = _("Your files would use more than your storage quota.")
 
 
 class ImageTooLarge(TooLarge):
     code = "image_too_large"
-    message = "The image has too many pixels."
+    message = _("The image has too many pixels.")
 
 
 class FileTypeRefused(ApplicationError):
     status = 415
     code = "unsupported_type"
-    message = "This type of file is not accepted."
+    message = _("This type of file is not accepted.")
 
 
 class FileExpired(ApplicationError):
     status = 410
     code = "expired"
-    message = "This file has expired and was deleted."
+    message = _("This file has expired and was deleted.")
 
 
 class RangeNotSatisfiable(ApplicationError):
     status = 416
     code = "range_not_satisfiable"
-    message = "The requested range is outside the file."
+    message = _("The requested range is outside the file.")

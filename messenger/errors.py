@@ -2,6 +2,9 @@
 
 Services raise a subclass of ApplicationError; the DRF exception handler and the WebSocket
 gateway turn it into {"error": {"code", "message"}} with the status the class carries.
+Messages are lazy translations (gettext_lazy, or format_lazy for those with values), rendered
+in the reader's language when the answer is written: the request's for REST, the socket's
+for the gateway (messenger/i18n.py).
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ logger = logging.getLogger(__name__)
 class ApplicationError(Exception):
     status = 400
     code = "bad_request"
-    message = "The request is not valid."
+    message: Any = _("The request is not valid.")
 
-    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
+    def __init__(self, message: Any = None, *, extra: dict[str, Any] | None = None):
         self.message = message or self.message
         self.extra = extra or {}
         super().__init__(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        """The error's body, its message in the active language."""
+        body: dict[str, Any] = {"code": self.code, "message": str(self.message)}
         if self.extra:
             body["detail"] = self.extra
         return body
@@ -38,57 +42,57 @@ class ApplicationError(Exception):
 
 class InvalidInput(ApplicationError):
     code = "invalid"
-    message = "The request is not valid."
+    message = _("The request is not valid.")
 
 
 class UnknownEvent(InvalidInput):
     code = "unknown_event"
-    message = "Unknown event."
+    message = _("Unknown event.")
 
 
 class NotAuthenticated(ApplicationError):
     status = 401
     code = "not_authenticated"
-    message = "Log in first."
+    message = _("Log in first.")
 
 
 class NotAllowed(ApplicationError):
     status = 403
     code = "forbidden"
-    message = "You may not do this."
+    message = _("You may not do this.")
 
 
 class NotRoomMember(NotAllowed):
     code = "not_room_member"
-    message = "You are not a member of this room."
+    message = _("You are not a member of this room.")
 
 
 class NotRoomMaster(NotAllowed):
     code = "not_room_master"
-    message = "Only the room master may do this."
+    message = _("Only the room master may do this.")
 
 
 class NotMessageSender(NotAllowed):
     code = "not_sender"
-    message = "Only the sender may do this."
+    message = _("Only the sender may do this.")
 
 
 class NotFound(ApplicationError):
     status = 404
     code = "not_found"
-    message = "Not found."
+    message = _("Not found.")
 
 
 class Conflict(ApplicationError):
     status = 409
     code = "conflict"
-    message = "The request conflicts with the current state."
+    message = _("The request conflicts with the current state.")
 
 
 class TooLarge(ApplicationError):
     status = 413
     code = "too_large"
-    message = "The request is too large."
+    message = _("The request is too large.")
 
 
 class RateLimited(ApplicationError):
@@ -97,7 +101,7 @@ class RateLimited(ApplicationError):
 
     status = 429
     code = "rate_limited"
-    message = "Too many requests; slow down."
+    message = _("Too many requests; slow down.")
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None):
         self.retry_after = retry_after
@@ -107,7 +111,7 @@ class RateLimited(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     status = 503
     code = "unavailable"
-    message = "The service is briefly unavailable (database or Redis); try again."
+    message = _("The service is briefly unavailable (database or Redis); try again.")
 
 
 class DirectoryUnavailable(ServiceUnavailable):

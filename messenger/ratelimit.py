@@ -14,10 +14,13 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from messenger.errors import RateLimited
 
@@ -66,28 +69,33 @@ def _keys(scope: str, key: object) -> tuple[str, str]:
 
 # What a refusal calls the things counted, per scope.
 NOUNS = {
-    "send": "messages",
-    "typing": "typing events in this room",
-    "upload": "uploads",
-    "login_user": "failed logins for this account",
-    "login_ip": "failed logins from this address",
+    "send": _("messages"),
+    "typing": _("typing events in this room"),
+    "upload": _("uploads"),
+    "login_user": _("failed logins for this account"),
+    "login_ip": _("failed logins from this address"),
 }
 
 
-def _period(seconds: int) -> str:
+def _period(seconds: int) -> Any:
     if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
+        return format_lazy(_("{n} h"), n=seconds // 3600)
     if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
+        return format_lazy(_("{n} min"), n=seconds // 60)
+    return format_lazy(_("{n} s"), n=seconds)
 
 
 def _refusal(scope: str, since: float | None, rate: Rate) -> RateLimited:
     elapsed = time.time() - since if since is not None else 0.0
     retry_after = max(1, math.ceil(rate.seconds - elapsed))
     return RateLimited(
-        f"Too many {NOUNS.get(scope, scope)}: at most {rate.count} per {_period(rate.seconds)}; "
-        f"try again in {retry_after} s.",
+        format_lazy(
+            _("Too many {what}: at most {count} per {period}; try again in {retry} s."),
+            what=NOUNS.get(scope, scope),
+            count=rate.count,
+            period=_period(rate.seconds),
+            retry=retry_after,
+        ),
         retry_after=retry_after,
     )
 

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -164,7 +165,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # API errors are in English; what people write (and the system lines) is theirs.
-LANGUAGE_CODE = "en-us"
+# Korean-first: every text a person reads exists in Korean and English (locale/, compiled by
+# ./run and ./test with `manage.py compilemessages`). A request's language comes from its
+# Accept-Language header (the browser client sends the language it shows); without one, English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("MESSENGER_TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
 USE_TZ = True

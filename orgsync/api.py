@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 from django.http import FileResponse, HttpResponse, HttpResponseBase
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -122,7 +123,7 @@ class RefreshSerializer(TokenRefreshSerializer):
             claims=refresh.payload, password=user.password
         ):
             # The same answer as simplejwt gives such an access token.
-            raise AuthenticationFailed("The user's password has been changed.")
+            raise AuthenticationFailed(_("The user's password has been changed."))
         return super().validate(attrs)
 
 

@@ -39,3 +39,8 @@ bootstrap_venv() {
         echo "$want" > "$stamp"
     fi
 }
+
+# The server's Korean texts: locale/*/LC_MESSAGES/django.po compiled to .mo (not kept in git).
+compile_messages() {
+    .venv/bin/python manage.py compilemessages -v0 -i .venv -i node_modules -i var
+}

@@ -25,7 +25,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from filetransfer import services as file_services
 from messages import services as message_services
@@ -42,6 +44,7 @@ from messenger.gateway.auth import (
 )
 from messenger.gateway.threads import on_worker_threads
 from messenger.gateway.uvicorn_protocol import EXTENSION as PREPARED_FRAMES
+from messenger.i18n import language_choose
 from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
@@ -66,17 +69,28 @@ PRESENCE_REFRESH_SECONDS = presence.TTL_SECONDS / 2
 Handler = Callable[["GatewayConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers") or []:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
 def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
 
 
-def _ack_text(request_id: Any, result: Any) -> str:
+def _ack_text(request_id: Any, result: Any, lang: str | None = None) -> str:
     """The ack of a frame whose handling gave `result`: the ack's data, an ApplicationError,
-    or INTERNAL (the handler failed unexpectedly; the client is told to try again)."""
+    or INTERNAL (the handler failed unexpectedly; the client is told to try again). Errors
+    are written in the socket's language."""
     if isinstance(result, ApplicationError):
-        return _dumps({"ack": request_id, "ok": False, "error": result.as_dict()})
+        with translation.override(lang):
+            error = result.as_dict()
+        return _dumps({"ack": request_id, "ok": False, "error": error})
     if result is INTERNAL:
-        error = {"code": "internal", "message": "The server failed; try again."}
+        with translation.override(lang):
+            error = {"code": "internal", "message": str(INTERNAL_MESSAGE)}
         return _dumps({"ack": request_id, "ok": False, "error": error})
     return _dumps({"ack": request_id, "ok": True, "data": result})
 
@@ -96,6 +110,7 @@ class Frame:
 
 # The result of a handler that failed unexpectedly (logged; the client is told to try again).
 INTERNAL = object()
+INTERNAL_MESSAGE = _("The server failed; try again.")
 
 
 def _parse(text_data: str | None) -> Frame:
@@ -112,7 +127,7 @@ def _parse(text_data: str | None) -> Frame:
         try:
             frame = json.loads(text_data)
         except ValueError:
-            raise InvalidInput("The frame is not valid JSON.") from None
+            raise InvalidInput(_("The frame is not valid JSON.")) from None
         if not isinstance(frame, dict):
             raise InvalidInput('A frame is a JSON object: {"id", "ev", "data"}.')
         request_id = frame.get("id")
@@ -125,7 +140,11 @@ def _parse(text_data: str | None) -> Frame:
             raise InvalidInput(f"id must be a string of at most {REQUEST_ID_MAX} characters.")
         event = frame.get("ev")
         if not isinstance(event, str) or event not in EVENTS:
-            raise UnknownEvent(f"Unknown event. Known events: {', '.join(sorted(EVENTS))}.")
+            raise UnknownEvent(
+                format_lazy(
+                    _("Unknown event. Known events: {events}."), events=", ".join(sorted(EVENTS))
+                )
+            )
         data = frame.get("data", {})
         if data is None:
             data = {}
@@ -177,16 +196,17 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self.close(code=self.scope.get("auth_refusal") or 4001)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.lang = language_choose(
+            wanted=(query.get("lang") or [""])[0],
+            accept_language=_header(self.scope, b"accept-language"),
+        )
         self.kind = (query.get("kind") or ["web"])[0]
         if self.kind not in KINDS:
             await self.accept(subprotocol)
+            with translation.override(self.lang):
+                message = str(_("kind must be web or mobile."))
             await self.send(
-                _dumps(
-                    {
-                        "ev": "error",
-                        "data": {"code": "invalid", "message": "kind must be web or mobile."},
-                    }
-                )
+                _dumps({"ev": "error", "data": {"code": "invalid", "message": message}})
             )
             await self.close(code=CLOSE_BAD_REQUEST)
             self.user = None
@@ -433,7 +453,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         closed because the account was refused."""
         first = batch[0]
         if first.error is not None:
-            await self._answer_all([_ack_text(first.request_id, first.error)])
+            await self._answer_all([_ack_text(first.request_id, first.error, self.lang)])
             return True
         results: list[Any]
         try:
@@ -466,7 +486,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 results = [INTERNAL] * len(batch)
         await self._answer_all(
             [
-                _ack_text(frame.request_id, result)
+                _ack_text(frame.request_id, result, self.lang)
                 for frame, result in zip(batch, results, strict=True)
             ]
         )

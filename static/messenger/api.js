@@ -1,7 +1,7 @@
 // Tokens and REST calls. The tokens live in this tab's sessionStorage: a reload keeps the login,
 // closing the tab forgets it, and logging out in one tab leaves the others alone.
 
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 
 const TOKENS_KEY = "messenger.tokens";
 
@@ -81,7 +81,8 @@ export async function readError(response) {
 }
 
 export async function rawFetch(method, path, body, access) {
-  const headers = { Accept: "application/json" };
+  // The server writes its error messages in the language this client shows.
+  const headers = { Accept: "application/json", "Accept-Language": lang };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (access) headers.Authorization = `Bearer ${access}`;
   try {
@@ -197,6 +198,7 @@ export function upload(path, form, onProgress) {
       xhr = new XMLHttpRequest();
       xhr.open("POST", path);
       xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Accept-Language", lang);
       if (access) xhr.setRequestHeader("Authorization", `Bearer ${access}`);
       xhr.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) onProgress(event.loaded, event.total);

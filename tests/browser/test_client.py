@@ -42,10 +42,11 @@ def test_client_two_people_chat_live(server, browser, artifacts):
     page_a, dialogs_a = open_page(browser, server.url)
     page_b, dialogs_b = open_page(browser, server.url)
 
-    # A wrong password shows the server's error message and stays on the form.
+    # A wrong password shows the server's error message, in the page's language, and stays on
+    # the form.
     log_in(page_b, seoyeon, password="wrong-password")
     expect(page_b.locator("#login-error")).to_be_visible()
-    expect(page_b.locator("#login-error")).to_contain_text("No active account")
+    expect(page_b.locator("#login-error")).to_contain_text("아이디 또는 비밀번호가 맞지 않거나")
     expect(page_b.locator("#app-view")).to_be_hidden()
 
     logged_in(page_a, minjun)

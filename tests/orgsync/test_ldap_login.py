@@ -81,12 +81,13 @@ def synced(make_user, person: Person, **fields) -> User:
     return user
 
 
-def login(user_id, password):
+def login(user_id, password, language="en"):
     return APIClient().post(
         "/api/auth/token",
         {"user_id": user_id, "password": password},
         format="json",
         REMOTE_ADDR="10.9.8.7",
+        HTTP_ACCEPT_LANGUAGE=language,
     )
 
 
@@ -219,6 +220,8 @@ def test_ldap_login_directory_down_is_503_and_not_counted(directory, make_user, 
     entry = last_login_log()
     assert (entry.user, entry.work, entry.state) == (user, "login_fail", "dir_down")
     assert "directory unavailable while search for user dn: SERVER_DOWN" in caplog.text
+    korean = assert_error(login(KIM.user_id, KIM.password, "ko-KR,ko;q=0.9"), 503)
+    assert "비밀번호가 틀렸다는 뜻은 아닙니다" in korean["message"]
     assert KIM.password not in caplog.text
 
     # Three refusals while the directory was down used none of the one failure allowed.
