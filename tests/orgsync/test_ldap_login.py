@@ -6,6 +6,9 @@ password", and is not counted against the login limits."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -31,8 +34,6 @@ PARK = Person("park.outsider", "박외부", "Directory-pass-4")
 # A manual account's id that the directory also has, with another password.
 MANUAL = Person("ops.admin", "운영관리자", "Directory-pass-5")
 AD_CHOI = Person("choi.sujin", "최수진", "Ad-Pass-6", style="ad")
-
-pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +172,7 @@ def test_ldap_login_synced_person_missing_from_the_directory_is_401(directory, m
     assert last_login_log().state == "password"
 
 
-def test_ldap_login_person_only_in_the_directory_gets_no_account(directory):
+def test_ldap_login_person_only_in_the_directory_gets_no_account(db, directory):
     assert_error(login(PARK.user_id, PARK.password), 401)
 
     assert not User.objects.filter(user_id=PARK.user_id).exists()
@@ -319,3 +320,36 @@ def test_ldap_login_admin_page_uses_the_directory_and_says_when_it_is_down(
     page = client.post("/admin/login/", {"username": HONG.user_id, "password": HONG.password})
     assert page.status_code == 200
     assert "The company directory cannot be reached" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("variables", "refusal"),
+    [
+        ({"MESSENGER_LDAP_USER_BASE": ""}, "MESSENGER_LDAP_USER_BASE"),
+        ({"MESSENGER_LDAP_URI": "http://dc1.corp.example.com"}, "ldap:// or ldaps://"),
+        ({"MESSENGER_LDAP_USER_ATTR": "uid)(objectClass=*"}, "one attribute name"),
+        ({}, None),
+    ],
+    ids=["no-base", "wrong-scheme", "filter-in-attr", "valid"],
+)
+def test_ldap_settings_refuse_to_start_when_incomplete(variables, refusal):
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MESSENGER_LDAP_")},
+        "MESSENGER_LDAP_URI": "ldaps://dc1.corp.example.com ldaps://dc2.corp.example.com",
+        "MESSENGER_LDAP_USER_BASE": "OU=Staff,DC=corp,DC=example,DC=com",
+        "MESSENGER_LDAP_USER_ATTR": "sAMAccountName",
+        **variables,
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "import messenger.settings"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if refusal is None:
+        assert started.returncode == 0, started.stderr
+    else:
+        assert started.returncode != 0
+        assert "ImproperlyConfigured" in started.stderr
+        assert refusal in started.stderr
