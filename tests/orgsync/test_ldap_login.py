@@ -172,6 +172,14 @@ def test_ldap_login_synced_person_missing_from_the_directory_is_401(directory, m
     assert last_login_log().state == "password"
 
 
+def test_ldap_login_user_id_is_escaped_in_the_directory_search(directory, make_user):
+    # Unescaped, (uid=kim.min*) would find kim.minsu's entry and sign this account in with
+    # his password.
+    synced(make_user, Person("kim.min*", "별표", "x"))
+
+    assert_error(login("kim.min*", KIM.password), 401)
+
+
 def test_ldap_login_person_only_in_the_directory_gets_no_account(db, directory):
     assert_error(login(PARK.user_id, PARK.password), 401)
 
