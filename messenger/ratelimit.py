@@ -74,6 +74,7 @@ NOUNS = {
     "upload": _("uploads"),
     "login_user": _("failed logins for this account"),
     "login_ip": _("failed logins from this address"),
+    "ws_ticket": _("socket tickets"),
 }
 
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "corsheaders",
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
@@ -91,6 +92,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer on its own (whitenoise, CommonMiddleware), so that every
+    # /api/ answer, errors included, carries the CORS headers the portal's page needs to read it.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -152,7 +156,19 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH") or VAR_DIR / "messenger.sqlite3",
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": {
+                # Every request of the server runs on a thread of its own (Django's ASGI
+                # handler), beside the socket's database thread, so writes meet. A deferred
+                # transaction that reads and then writes fails at once with "database is locked"
+                # when another holds the write lock (SQLite cannot wait there without risking a
+                # deadlock); BEGIN IMMEDIATE takes the write lock first and waits up to `timeout`
+                # seconds for it. WAL lets reads go on beside the writer. Three uploads and six
+                # people sending over REST and sockets at once, 10 rounds: 78 of 150 writes
+                # failed (503) before, none after (docs/benchmarks.md, "Embedded default").
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL",
+            },
         }
     }
 
@@ -310,7 +326,66 @@ RATE_LIMITS = {
     # without trying the password until the window closes.
     "login_user": env("MESSENGER_RATE_LOGIN_USER", "10/15m"),
     "login_ip": env("MESSENGER_RATE_LOGIN_IP", "100/15m"),
+    # WebSocket tickets one person asks for (a reconnecting client needs one per attempt).
+    "ws_ticket": env("MESSENGER_RATE_WS_TICKET", "60/60s"),
 }
+
+# --- OpenID Connect ---------------------------------------------------------------------------
+# Sign-in with the company's OpenID provider (Keycloak, Entra ID, ADFS): docs/sso.md. On when a
+# client id and a discovery URL (or an issuer, whose discovery URL is derived) are given.
+_OIDC_ISSUER = env("MESSENGER_OIDC_ISSUER").rstrip("/")
+MESSENGER_OIDC = {
+    "DISCOVERY_URL": env("MESSENGER_OIDC_DISCOVERY_URL")
+    or (f"{_OIDC_ISSUER}/.well-known/openid-configuration" if _OIDC_ISSUER else ""),
+    "ISSUER": _OIDC_ISSUER,
+    "CLIENT_ID": env("MESSENGER_OIDC_CLIENT_ID"),
+    # Empty: a public client, which proves itself by PKCE alone.
+    "CLIENT_SECRET": env("MESSENGER_OIDC_CLIENT_SECRET"),
+    "SCOPES": env("MESSENGER_OIDC_SCOPES", "openid profile"),
+    # The claim that holds the messenger user id (the HR id).
+    "CLAIM": env("MESSENGER_OIDC_CLAIM", "preferred_username"),
+    # The callback URL registered at the provider; empty: built from the request's host.
+    "REDIRECT_URI": env("MESSENGER_OIDC_REDIRECT_URI"),
+    # ID-token signatures accepted: asymmetric ones, checked with the provider's published keys.
+    "ID_TOKEN_ALGS": env_list("MESSENGER_OIDC_ID_TOKEN_ALGS") or ["RS256", "PS256", "ES256"],
+    "TIMEOUT_SECONDS": env_int("MESSENGER_OIDC_TIMEOUT_SECONDS", 10),
+    # How long a started sign-in may take at the provider, and the one-time code that hands the
+    # result to the page.
+    "STATE_SECONDS": env_int("MESSENGER_OIDC_STATE_SECONDS", 600),
+    "CODE_SECONDS": min(env_int("MESSENGER_OIDC_CODE_SECONDS", 60), 60),
+}
+# --- Cross-origin REST (django-cors-headers) ------------------------------------------------
+# The portal pages that may open the socket may also call the API from their own origin
+# (embed.js, docs/embed.md): bearer tokens in the Authorization header, never cookies.
+CORS_ALLOWED_ORIGINS = MESSENGER_WS_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "accept-language", "authorization", "content-type"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# --- Sign-on -----------------------------------------------------------------------------------
+# ERP tickets (docs/sso.md): the ERP's backend signs a short JWT naming the employee, which
+# POST /api/auth/erp exchanges for tokens. HS256 with the shared secret and/or RS256/ES256
+# checked with the ERP's public key (a PEM file); off (404) unless an issuer and a key are set.
+MESSENGER_ERP = {
+    "ISSUER": env("MESSENGER_ERP_ISSUER"),
+    "SECRET": env("MESSENGER_ERP_SECRET"),
+    "PUBLIC_KEY_FILE": env("MESSENGER_ERP_PUBLIC_KEY_FILE"),
+    "AUDIENCE": "messenger",
+    "MAX_LIFETIME_SECONDS": 300,
+    "LEEWAY_SECONDS": 30,
+    # A used ticket id is kept this long after the ticket's expiry, so a replay stays refused.
+    "USED_KEEP_SECONDS": 24 * 3600,
+}
+if (MESSENGER_ERP["SECRET"] or MESSENGER_ERP["PUBLIC_KEY_FILE"]) and not MESSENGER_ERP["ISSUER"]:
+    raise ImproperlyConfigured("MESSENGER_ERP_ISSUER is required with an ERP secret or key.")
+if MESSENGER_ERP["SECRET"] and len(MESSENGER_ERP["SECRET"].encode()) < 32:
+    # RFC 7518 3.2: an HS256 key at least as long as the hash (32 bytes).
+    raise ImproperlyConfigured("MESSENGER_ERP_SECRET must be at least 32 bytes long.")
+# Single-use tickets for the WebSocket (POST /api/auth/ws-ticket), so that no token travels in
+# a URL that proxies log; at most 60 seconds.
+MESSENGER_WS_TICKET_SECONDS = min(max(env_int("MESSENGER_WS_TICKET_SECONDS", 30), 1), 60)
 
 # --- Security headers ------------------------------------------------------------------------
 # Content-Security-Policy (django-csp) on every response: scripts and styles from our own
@@ -396,6 +471,9 @@ HR_SYNC = {
     # than MASS_DEACTIVATE_MIN of them) is refused unless applied with --allow-mass-deactivation.
     "MAX_DEACTIVATE_PERCENT": env_int("HR_SYNC_MAX_DEACTIVATE_PERCENT", 20),
     "MASS_DEACTIVATE_MIN": 10,
+    # A batch is all or nothing by default: one bad row refuses it. On, its good rows are
+    # applied and the bad ones reported row by row (the run's status is "partial").
+    "SKIP_BAD_ROWS": env_bool("HR_SYNC_SKIP_BAD_ROWS", False),
     "CHUNK_SIZE": env_int("HR_SYNC_CHUNK_SIZE", 1000),
     "MAX_PROBLEMS": 500,
     "SAMPLE_SIZE": 20,

@@ -12,11 +12,17 @@ from messages import api as messages_api
 from messenger import views
 from notifications import api as notifications_api
 from orgsync import api as orgsync_api
+from orgsync import api_oidc, signon_api
 from rooms import api as rooms_api
 
 api = [
     path("auth/token", orgsync_api.LoginApi.as_view(), name="token"),
     path("auth/token/refresh", orgsync_api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/oidc/login", api_oidc.OidcLoginApi.as_view(), name="oidc-login"),
+    path("auth/oidc/callback", api_oidc.OidcCallbackApi.as_view(), name="oidc-callback"),
+    path("auth/oidc/exchange", api_oidc.OidcExchangeApi.as_view(), name="oidc-exchange"),
+    path("auth/erp", signon_api.ErpSignOnApi.as_view(), name="auth-erp"),
+    path("auth/ws-ticket", signon_api.WsTicketApi.as_view(), name="auth-ws-ticket"),
     path("me", orgsync_api.MeApi.as_view(), name="me"),
     path("me/picture", orgsync_api.MePictureApi.as_view(), name="me-picture"),
     path("org/tree", orgsync_api.OrgTreeApi.as_view(), name="org-tree"),

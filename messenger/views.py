@@ -10,12 +10,13 @@ from django.views.decorators.http import require_GET
 
 from messenger.errors import error_body
 from messenger.security import frameable_by_erp
+from orgsync.oidc import oidc_enabled
 
 
 @require_GET
 @frameable_by_erp
 def client(request: HttpRequest) -> HttpResponse:
-    return render(request, "messenger/client.html")
+    return render(request, "messenger/client.html", {"oidc_enabled": oidc_enabled()})
 
 
 @require_GET

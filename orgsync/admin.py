@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from messenger.errors import ApplicationError, DirectoryUnavailable
 from orgsync import services
@@ -472,7 +473,7 @@ class InterfaceBatchAdmin(admin.ModelAdmin):
     search_fields = ("dtkey",)
     fields = ("dtkey", "status", "org_count", "user_count", "note", "checked_at", "applied_at")
     readonly_fields = ("dtkey", "org_count", "user_count", "checked_at", "applied_at")
-    actions = ("dry_run", "apply_now")
+    actions = ("dry_run", "apply_now", "apply_good_rows")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -519,14 +520,28 @@ class InterfaceBatchAdmin(admin.ModelAdmin):
 
     @admin.action(description="Apply now (queues a sync run of this batch)", permissions=["change"])
     def apply_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._queue_run(request, queryset, skip_bad_rows=None)
+
+    @admin.action(
+        description=_("Apply the good rows now, report the bad ones (queues a sync run)"),
+        permissions=["change"],
+    )
+    def apply_good_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._queue_run(request, queryset, skip_bad_rows=True)
+
+    def _queue_run(
+        self, request: HttpRequest, queryset: QuerySet, *, skip_bad_rows: bool | None
+    ) -> None:
+        """Queue a run of one batch; skip_bad_rows None follows HR_SYNC_SKIP_BAD_ROWS."""
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one batch.", messages.WARNING)
+            self.message_user(request, _("Select exactly one batch."), messages.WARNING)
             return
         batch = queryset.get()
         if batch.status == InterfaceBatch.Status.WRITING:
             self.message_user(
                 request,
-                f"Batch {batch.dtkey} is still being written (WRITING); it cannot be applied.",
+                _("Batch %(dtkey)s is still being written (WRITING); it cannot be applied.")
+                % {"dtkey": batch.dtkey},
                 messages.ERROR,
             )
             return
@@ -536,12 +551,18 @@ class InterfaceBatchAdmin(admin.ModelAdmin):
             self.message_user(request, too_old, messages.ERROR)
             return
         user_pk = request.user.pk
-        transaction.on_commit(lambda: hr_sync.delay(dtkey=batch.dtkey, requested_by_pk=user_pk))
-        self.message_user(
-            request,
-            f"A sync run of batch {batch.dtkey} is queued; follow it under Sync runs.",
-            messages.SUCCESS,
+        dtkey = batch.dtkey
+        transaction.on_commit(
+            lambda: hr_sync.delay(dtkey=dtkey, requested_by_pk=user_pk, skip_bad_rows=skip_bad_rows)
         )
+        if skip_bad_rows:
+            text = _(
+                "A sync run of batch %(dtkey)s is queued: its good rows are applied and its bad "
+                "rows are listed row by row on the run; follow it under Sync runs."
+            )
+        else:
+            text = _("A sync run of batch %(dtkey)s is queued; follow it under Sync runs.")
+        self.message_user(request, text % {"dtkey": dtkey}, messages.SUCCESS)
 
 
 @admin.register(InterfaceOrg)
@@ -558,6 +579,12 @@ class InterfaceUserAdmin(ReadOnlyAdmin):
     list_filter = ("dtkey",)
     search_fields = ("=dtkey", "user_id", "user_nm", "org_cd")
     ordering = ("-dtkey", "id")
+
+
+def _problem_level(problem: dict[str, Any]) -> str:
+    if problem.get("skipped"):
+        return str(_("row not applied"))
+    return "error" if problem.get("fatal", True) else "warning"
 
 
 @admin.register(SyncRun)
@@ -647,7 +674,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
                     p.get("table"),
                     p.get("row") if p.get("row") is not None else "",
                     p.get("key"),
-                    "error" if p.get("fatal", True) else "warning",
+                    _problem_level(p),
                     p.get("message"),
                 )
                 for p in obj.problems

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Org(models.Model):
@@ -238,6 +239,7 @@ class SyncRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running"
         APPLIED = "applied", "applied"
+        PARTIAL = "partial", _("applied without its bad rows")
         NO_BATCH = "no_batch", "no new batch"
         REJECTED = "rejected"
         FAILED = "failed"
@@ -285,3 +287,15 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class UsedErpTicket(models.Model):
+    """An ERP sign-on ticket already exchanged (docs/sso.md): its `jti`, hashed, until a while
+    after the ticket expired, so a replay is refused. In the database rather than the cache: a
+    Redis outage or restart must not make used tickets usable again."""
+
+    jti_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"used ticket {self.jti_hash[:12]}"

@@ -259,3 +259,29 @@ def login_record(
         state=state,
         detail=f"{address} {attempted}".strip(),
     )
+
+
+def login_record_method(
+    *,
+    method: str,
+    ok: bool,
+    device: Any,
+    address: str,
+    state: str = "",
+    user: User | None = None,
+    attempted: str = "",
+) -> ActionLog:
+    """Log one sign-on attempt of a method other than the password (oidc, ...): the account
+    when known, the refusal's reason in `state`; the detail names the method, the address and
+    the user id tried, never a code, ticket or token."""
+    if not ok:
+        logger.info(
+            "%s sign-on refused (%s) for user pk %s", method, state, user.pk if user else None
+        )
+    return action_log_record(
+        user=user,
+        work=ActionLog.Work.LOGIN if ok else ActionLog.Work.LOGIN_FAILED,
+        device=device if device in LOGIN_DEVICES else "",
+        state="ok" if ok else state,
+        detail=f"{method} {address} {attempted[:64]}".strip(),
+    )

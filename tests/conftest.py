@@ -16,6 +16,9 @@ from messenger import realtime
 from orgsync.models import User
 from tests.factories import UserFactory
 
+# The test OpenID provider (a second process), for the sign-in tests that need it.
+pytest_plugins = ["tests.oidc_idp.fixtures"]
+
 
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:

@@ -1,15 +1,19 @@
-"""WebSocket authentication: the same simplejwt access token as REST.
+"""WebSocket authentication: the same simplejwt access token as REST, or a ticket for one.
 
-The token comes from the `token` query parameter, an `access_token` cookie, or a subprotocol
-`bearer.<token>` (offered beside `messenger.v1`). The middleware puts the user, or the close
-code to refuse with, into the scope; the consumer accepts and closes with that code, because a
-close code can only be sent on an accepted socket.
+Browsers connect with `?ticket=`, a single-use ticket from `POST /api/auth/ws-ticket` that
+stands for the claims of the access token that asked for it (messenger/wstickets.py), so no
+token travels in a URL. Other clients may send the token itself: the `token` query parameter,
+an `access_token` cookie, or a subprotocol `bearer.<token>` (offered beside `messenger.v1`).
+Either way the same claims are checked, at connect and before each frame. The middleware puts
+the user, or the close code to refuse with, into the scope; the consumer accepts and closes
+with that code, because a close code can only be sent on an accepted socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Mapping
 from http.cookies import SimpleCookie
@@ -25,6 +29,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from messenger.gateway.threads import on_worker_threads
+from messenger.wstickets import ws_ticket_take
 from orgsync.models import User
 from orgsync.selectors import token_password_current
 
@@ -39,8 +44,17 @@ SUBPROTOCOL = "messenger.v1"
 BEARER_PREFIX = "bearer."
 
 
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def ticket_from_scope(scope: dict[str, Any]) -> str | None:
+    values = _query(scope).get("ticket")
+    return values[0] if values else None
+
+
 def token_from_scope(scope: dict[str, Any]) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = _query(scope)
     if query.get("token"):
         return query["token"][0]
     for protocol in scope.get("subprotocols") or []:
@@ -155,21 +169,46 @@ async def _active_and_password(pks: list[int]) -> dict[int, User]:
     return await on_worker_threads(read)()
 
 
+Authenticated = tuple[User | None, int | None, dict[str, Any]]
+
+
+def user_for_claims(claims: Mapping[str, Any]) -> Authenticated:
+    """(user, None, claims) when an access token's claims name an active account they are
+    still good for, else (None, close code, {})."""
+    user_pk = claims.get(jwt_settings.USER_ID_CLAIM)
+    if user_pk is None:
+        return None, CLOSE_BAD_TOKEN, {}
+    user = User.objects.filter(pk=user_pk).first()
+    refusal = account_refusal(user=user, claims=claims)
+    if refusal is not None:
+        return None, refusal, {}
+    return user, None, dict(claims)
+
+
 @database_sync_to_async
-def user_for_token(raw: str | None) -> tuple[User | None, int | None, dict[str, Any]]:
-    """(user, None, claims) for a valid token of an active user, else (None, close code, {})."""
+def user_for_token(raw: str | None) -> Authenticated:
+    """user_for_claims of a valid access token; 4001 for a missing or invalid one."""
     if not raw:
         return None, CLOSE_BAD_TOKEN, {}
     try:
         token = AccessToken(raw)  # type: ignore[arg-type]  # the stubs miss the str form
-        user_pk = token.payload[jwt_settings.USER_ID_CLAIM]
-    except (TokenError, KeyError):
+    except TokenError:
         return None, CLOSE_BAD_TOKEN, {}
-    user = User.objects.filter(pk=user_pk).first()
-    refusal = account_refusal(user=user, claims=token.payload)
-    if refusal is not None:
-        return None, refusal, {}
-    return user, None, dict(token.payload)
+    return user_for_claims(token.payload)
+
+
+@database_sync_to_async
+def user_for_ticket(raw: str) -> Authenticated:
+    """user_for_claims of the token a socket ticket stands for; 4001 for an unknown, used or
+    expired ticket, or one whose token has expired since."""
+    claims = ws_ticket_take(ticket=raw)
+    if claims is None:
+        logger.info("websocket ticket refused: unknown, used or expired")
+        return None, CLOSE_BAD_TOKEN, {}
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float) or expires < time.time():
+        return None, CLOSE_BAD_TOKEN, {}
+    return user_for_claims(claims)
 
 
 class JwtAuthMiddleware:
@@ -178,7 +217,11 @@ class JwtAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket":
-            user, refusal, claims = await user_for_token(token_from_scope(scope))
+            ticket = ticket_from_scope(scope)
+            if ticket is not None:
+                user, refusal, claims = await user_for_ticket(ticket)
+            else:
+                user, refusal, claims = await user_for_token(token_from_scope(scope))
             scope = dict(scope, user=user, auth_refusal=refusal, token_claims=claims)
         return await self.inner(scope, receive, send)
 

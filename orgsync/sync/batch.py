@@ -7,7 +7,7 @@ out, and every problem found; a batch with any fatal problem is never applied.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,6 +91,8 @@ class Problem:
     key: str  # the DTKEY, org code or user id concerned
     message: str
     fatal: bool = True
+    # A bad row left out of a batch applied without its bad rows: reported, not refusing.
+    skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,7 @@ class Problem:
             "key": self.key,
             "message": self.message,
             "fatal": self.fatal,
+            "skipped": self.skipped,
         }
 
 
@@ -127,10 +130,30 @@ class LoadedBatch:
     orgs: list[OrgRow] = field(default_factory=list)
     users: list[UserRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Applying without the bad rows (skip_bad_rows): the rows left out, and what the plan must
+    # not take for gone. A left-out row is in the batch: its org or person is kept as it is, not
+    # deactivated as missing. When a left-out row has no usable id, nobody can tell whom it
+    # meant, so nobody (or no org) is deactivated by this batch at all.
+    left_out_orgs: list[OrgRow] = field(default_factory=list)
+    left_out_users: list[UserRow] = field(default_factory=list)
+    hold_org_deactivations: bool = False
+    hold_user_deactivations: bool = False
 
     @property
     def fatal(self) -> bool:
-        return any(p.fatal for p in self.problems)
+        return any(p.fatal and not p.skipped for p in self.problems)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.skipped]
+
+    @property
+    def kept_org_keys(self) -> set[str]:
+        return {id_key(o.org_cd) for o in self.left_out_orgs if o.org_cd}
+
+    @property
+    def kept_user_keys(self) -> set[str]:
+        return {id_key(u.user_id) for u in self.left_out_users if u.user_id}
 
 
 def _control_chars(text: str) -> bool:
@@ -356,8 +379,93 @@ def _load_users(dtkey: str, org_keys: set[str], problems: list[Problem]) -> list
     return rows
 
 
-def batch_load(*, batch: InterfaceBatch) -> LoadedBatch:
-    """Read a batch's rows, clean them (surrounding spaces dropped) and check every rule."""
+def _usable_id(value: str, max_len: int) -> bool:
+    return len(value) <= max_len and bool(ID_RE.fullmatch(value))
+
+
+def batch_leave_out_bad_rows(loaded: LoadedBatch) -> None:
+    """Leave out of the batch every org or person row with a problem, and what hangs on it: the
+    orgs under a left-out org and the people in one (each reported on its own row, so nobody is
+    moved or orphaned without a word). Their problems become `skipped`; problems of the batch as
+    a whole still refuse it. Safe to call again after more rows were found bad."""
+    bad = {
+        (p.table, p.row)
+        for p in loaded.problems
+        if p.fatal and p.row is not None and p.table in ("org", "user")
+    }
+    gone = {id_key(o.org_cd): o for o in loaded.left_out_orgs}
+    for org in [o for o in loaded.orgs if ("org", o.row) in bad]:
+        loaded.left_out_orgs.append(org)
+        gone.setdefault(id_key(org.org_cd), org)
+    loaded.orgs = [o for o in loaded.orgs if ("org", o.row) not in bad]
+    changed = True
+    while changed:
+        changed = False
+        for org in list(loaded.orgs):
+            parent = gone.get(org.parent_key) if org.parent_key is not None else None
+            if parent is None:
+                continue
+            loaded.problems.append(
+                Problem(
+                    "org",
+                    org.row,
+                    org.org_cd,
+                    f"Its parent org {parent.org_cd or '(empty ORG_CD)'} (row {parent.row}) is "
+                    "not applied, so this org is not applied either.",
+                )
+            )
+            loaded.orgs.remove(org)
+            loaded.left_out_orgs.append(org)
+            gone.setdefault(id_key(org.org_cd), org)
+            changed = True
+    kept_users = []
+    for person in loaded.users:
+        org = gone.get(id_key(person.org_cd))
+        if ("user", person.row) in bad:
+            loaded.left_out_users.append(person)
+        elif org is not None:
+            loaded.problems.append(
+                Problem(
+                    "user",
+                    person.row,
+                    person.user_id,
+                    f"ORG_CD {person.org_cd} (org row {org.row}) is not applied, so this person "
+                    "is kept as they are (not moved, updated or deactivated).",
+                )
+            )
+            loaded.left_out_users.append(person)
+        else:
+            kept_users.append(person)
+    loaded.users = kept_users
+    loaded.problems[:] = [
+        replace(p, skipped=True)
+        if p.fatal and p.row is not None and p.table in ("org", "user")
+        else p
+        for p in loaded.problems
+    ]
+    loaded.hold_org_deactivations = any(
+        not _usable_id(o.org_cd, ORG_CD_MAX) for o in loaded.left_out_orgs
+    )
+    loaded.hold_user_deactivations = any(
+        not _usable_id(u.user_id, USER_ID_MAX) for u in loaded.left_out_users
+    )
+    if not loaded.orgs or not loaded.users:
+        loaded.problems.append(
+            Problem(
+                "batch",
+                None,
+                loaded.dtkey,
+                "No org row or no person row of the batch is good; nothing can be applied.",
+            )
+        )
+
+
+def batch_load(*, batch: InterfaceBatch, skip_bad_rows: bool = False) -> LoadedBatch:
+    """Read a batch's rows, clean them (surrounding spaces dropped) and check every rule.
+
+    With skip_bad_rows the rows with problems (and the rows that hang on them) are left out and
+    reported as skipped (`batch_leave_out_bad_rows`); only problems of the batch as a whole
+    refuse it."""
     loaded = LoadedBatch(dtkey=batch.dtkey)
     problems = loaded.problems
     bad_key = dtkey_problem(batch.dtkey)
@@ -399,15 +507,42 @@ def batch_load(*, batch: InterfaceBatch) -> LoadedBatch:
     codes = [(o.row, o.org_cd) for o in orgs if ID_RE.fullmatch(o.org_cd)]
     if _duplicates(problems, "org", "ORG_CD", codes):
         tree_ok = False
-    if _duplicates(problems, "org", "SEQ", [(o.row, o.seq) for o in orgs if o.seq]):
+    dup_seqs = _duplicates(problems, "org", "SEQ", [(o.row, o.seq) for o in orgs if o.seq])
+    if dup_seqs:
         tree_ok = False
     # The tree is worked out only from usable codes, SEQ and LVL: with a broken row in the way
-    # its messages (skipped levels, unknown parents) would be guesses, not findings.
-    if tree_ok:
+    # its messages (skipped levels, unknown parents) would be guesses, not findings. Leaving bad
+    # rows out needs every org's place (SEQ, LVL) to be sound, so that the parents worked out
+    # around a bad row are the ones HR meant; a bad code alone does not move anybody's parent.
+    unplaced = [
+        o
+        for o in orgs
+        if not o.seq
+        or len(o.seq) > SEQ_MAX
+        or _control_chars(o.seq)
+        or not 0 <= o.level <= LEVEL_MAX
+        or id_key(o.seq) in dup_seqs
+    ]
+    if tree_ok or (skip_bad_rows and not unplaced):
         _build_tree(orgs, problems)
     problems.extend(user_problems)
     ids = [(u.row, u.user_id) for u in users if ID_RE.fullmatch(u.user_id)]
     _duplicates(problems, "user", "USER_ID", ids)
     loaded.orgs = orgs
     loaded.users = users
+    if skip_bad_rows:
+        if unplaced:
+            rows = ", ".join(str(o.row) for o in unplaced[:10])
+            problems.append(
+                Problem(
+                    "batch",
+                    batch.pk,
+                    batch.dtkey,
+                    f"Org rows {rows} have no usable SEQ or LVL, so where the orgs after them "
+                    "belong cannot be worked out: the batch cannot be applied even without its "
+                    "bad rows.",
+                )
+            )
+            return loaded
+        batch_leave_out_bad_rows(loaded)
     return loaded

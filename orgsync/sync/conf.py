@@ -17,6 +17,11 @@ def hr_sync_int(name: str) -> int:
     return int(_hr_sync()[name])
 
 
+def hr_sync_bool(name: str) -> bool:
+    """A yes/no HR_SYNC setting, e.g. SKIP_BAD_ROWS."""
+    return bool(_hr_sync()[name])
+
+
 def hr_sync_lock_file() -> Path:
     """The lock file used without MySQL/MariaDB."""
     return Path(_hr_sync()["LOCK_FILE"])

@@ -214,10 +214,25 @@ def _plan_orgs(plan: Plan, loaded: LoadedBatch, codes: dict[str, str]) -> dict[s
         else:
             action = "updated"
         plan.count("org", action, org.org_cd, changes)
-    for key, row in existing.items():
-        if key not in in_batch and row["is_active"]:
-            plan.org_deactivations.append(row["id"])
-            plan.count("org", "deactivated", row["org_cd"], None)
+    # Orgs whose rows were left out (bad) are in the batch all the same: kept, not deactivated.
+    in_batch |= loaded.kept_org_keys
+    missing = [row for key, row in existing.items() if key not in in_batch and row["is_active"]]
+    if missing and loaded.hold_org_deactivations:
+        plan.warnings.append(
+            Problem(
+                "batch",
+                None,
+                loaded.dtkey,
+                f"{len(missing)} org(s) not in the batch are left active: a bad org row without "
+                "a usable ORG_CD may be one of them. The next batch without that row deactivates "
+                "them.",
+                fatal=False,
+            )
+        )
+        missing = []
+    for row in missing:
+        plan.org_deactivations.append(row["id"])
+        plan.count("org", "deactivated", row["org_cd"], None)
     return {key: row["id"] for key, row in existing.items()}
 
 
@@ -315,8 +330,15 @@ def _plan_users(
         else:
             action = "updated"
         plan.count("user", action, person.user_id, changes)
+    # People whose rows were left out (bad) are in the batch all the same: kept as they are,
+    # never deactivated as missing.
+    in_batch |= loaded.kept_user_keys
+    held = 0
     for key, row in existing.items():
         if key not in in_batch and row["is_synced"] and row["is_active"]:
+            if loaded.hold_user_deactivations and not _is_admin(row):
+                held += 1
+                continue
             if _is_admin(row):
                 plan.warnings.append(
                     Problem(
@@ -333,6 +355,18 @@ def _plan_users(
                 continue
             plan.user_deactivations.append(row["id"])
             plan.count("user", "deactivated", row["user_id"], None)
+    if held:
+        plan.warnings.append(
+            Problem(
+                "batch",
+                None,
+                loaded.dtkey,
+                f"{held} synced person(s) not in the batch are left active: a bad person row "
+                "without a usable USER_ID may be one of them. The next batch without that row "
+                "deactivates them.",
+                fatal=False,
+            )
+        )
 
 
 def _warn_about_orgs_left_with_manual_people(plan: Plan) -> None:

@@ -48,5 +48,10 @@ def problem_line(problem: dict[str, Any]) -> str:
         where += f" row {problem['row']}"
     if problem.get("key"):
         where += f" ({problem['key']})"
-    level = "" if problem.get("fatal", True) else "warning: "
+    if problem.get("skipped"):
+        level = "row not applied: "
+    elif problem.get("fatal", True):
+        level = ""
+    else:
+        level = "warning: "
     return f"{where}: {level}{problem['message']}"

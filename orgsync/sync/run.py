@@ -17,8 +17,14 @@ from django.utils import timezone
 from orgsync.models import ActionLog, InterfaceBatch, SyncRun, User
 from orgsync.services import CLOSE_DISABLED, action_log_record, sessions_close_on_commit
 from orgsync.sync.apply import Progress, plan_apply
-from orgsync.sync.batch import LoadedBatch, Problem, batch_load, dtkey_problem
-from orgsync.sync.conf import hr_sync_int
+from orgsync.sync.batch import (
+    LoadedBatch,
+    Problem,
+    batch_leave_out_bad_rows,
+    batch_load,
+    dtkey_problem,
+)
+from orgsync.sync.conf import hr_sync_bool, hr_sync_int
 from orgsync.sync.lock import sync_lock
 from orgsync.sync.plan import Plan, plan_build
 from orgsync.sync.report import counts_text
@@ -44,7 +50,12 @@ class SyncOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in (SyncRun.Status.APPLIED, SyncRun.Status.NO_BATCH, DRY_RUN)
+        return self.status in (
+            SyncRun.Status.APPLIED,
+            SyncRun.Status.PARTIAL,
+            SyncRun.Status.NO_BATCH,
+            DRY_RUN,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,17 +136,36 @@ def _pick_batch(dtkey: str | None, *, write: bool) -> tuple[InterfaceBatch | Non
     return chosen, ""
 
 
-def _check(batch: InterfaceBatch) -> tuple[LoadedBatch, Plan | None]:
-    loaded = batch_load(batch=batch)
+def _check(batch: InterfaceBatch, *, skip_bad_rows: bool) -> tuple[LoadedBatch, Plan | None]:
+    loaded = batch_load(batch=batch, skip_bad_rows=skip_bad_rows)
     if loaded.fatal:
         return loaded, None
     plan = plan_build(loaded=loaded)
     refused = [p for p in plan.warnings if p.fatal]
+    if refused and skip_bad_rows and all(p.row is not None for p in refused):
+        # Org codes only the database finds taken (plan._database_clashes) are bad rows too:
+        # leave them (and what hangs on them) out, and work the difference out again.
+        loaded.problems.extend(refused)
+        batch_leave_out_bad_rows(loaded)
+        if loaded.fatal:
+            return loaded, None
+        plan = plan_build(loaded=loaded)
+        refused = [p for p in plan.warnings if p.fatal]
     if refused:
         # Clashes only the database sees (plan._database_clashes) refuse the batch too.
         loaded.problems.extend(refused)
         return loaded, None
     return loaded, plan
+
+
+def _applied_message(dtkey: str, loaded: LoadedBatch, plan: Plan) -> str:
+    skipped = {(p.table, p.row) for p in loaded.skipped}
+    if skipped:
+        return (
+            f"Batch {dtkey} applied without its {len(skipped)} bad row(s), listed row by row; "
+            "the orgs and people of those rows were kept as they were."
+        )
+    return f"Batch {dtkey} applied" + ("." if plan.changed else ": nothing had changed.")
 
 
 def _run_locked(
@@ -144,6 +174,7 @@ def _run_locked(
     dtkey: str | None,
     allow_mass_deactivation: bool,
     force_old_batch: bool,
+    skip_bad_rows: bool,
     progress: Progress | None,
 ) -> _Result:
     now = timezone.now()
@@ -162,11 +193,11 @@ def _run_locked(
                 message=too_old,
             )
         batch.checked_at = now
-        loaded, plan = _check(batch)
+        loaded, plan = _check(batch, skip_bad_rows=skip_bad_rows)
         if plan is None:
             batch.status = InterfaceBatch.Status.REJECTED
             batch.save(update_fields=["status", "checked_at"])
-            fatal = sum(1 for p in loaded.problems if p.fatal)
+            fatal = sum(1 for p in loaded.problems if p.fatal and not p.skipped)
             return _Result(
                 SyncRun.Status.REJECTED,
                 batch,
@@ -181,7 +212,11 @@ def _run_locked(
                 SyncRun.Status.REJECTED,
                 batch,
                 plan,
-                problems=[Problem("batch", batch.pk, batch.dtkey, too_many), *plan.warnings],
+                problems=[
+                    Problem("batch", batch.pk, batch.dtkey, too_many),
+                    *loaded.skipped,
+                    *plan.warnings,
+                ],
                 message=f"Batch {batch.dtkey} refused: too many deactivations; nothing applied.",
             )
         deactivated = plan_apply(plan=plan, progress=progress)
@@ -193,21 +228,20 @@ def _run_locked(
             # sockets are closed once the deactivation is committed.
             sessions_close_on_commit(deactivated, CLOSE_DISABLED)
     return _Result(
-        SyncRun.Status.APPLIED,
+        SyncRun.Status.PARTIAL if loaded.skipped else SyncRun.Status.APPLIED,
         batch,
         plan,
-        problems=plan.warnings,
-        message=f"Batch {batch.dtkey} applied"
-        + ("." if plan.changed else ": nothing had changed."),
+        problems=[*loaded.skipped, *plan.warnings],
+        message=_applied_message(batch.dtkey, loaded, plan),
         deactivated=deactivated,
     )
 
 
-def _dry_run(dtkey: str | None) -> SyncOutcome:
+def _dry_run(dtkey: str | None, *, skip_bad_rows: bool) -> SyncOutcome:
     batch, message = _pick_batch(dtkey, write=False)
     if batch is None:
         return SyncOutcome(SyncRun.Status.NO_BATCH, dtkey or "", message=message)
-    loaded, plan = _check(batch)
+    loaded, plan = _check(batch, skip_bad_rows=skip_bad_rows)
     if plan is None:
         return _outcome(
             SyncOutcome(SyncRun.Status.REJECTED, batch.dtkey),
@@ -215,14 +249,17 @@ def _dry_run(dtkey: str | None) -> SyncOutcome:
             f"Batch {batch.dtkey} would be refused; nothing was written.",
         )
     note = plan.mass_deactivation()
-    problems = plan.warnings
+    problems = [*loaded.skipped, *plan.warnings]
     text = f"Dry run of batch {batch.dtkey} (status {batch.status}); nothing was written."
+    if loaded.skipped:
+        rows = len({(p.table, p.row) for p in loaded.skipped})
+        text += f" {rows} bad row(s) would be left out."
     too_old = batch_older_than_applied(batch)
     if too_old:
         problems = [Problem("batch", batch.pk, batch.dtkey, too_old), *problems]
         text += " A real run would refuse it unless forced: it is older than the applied one."
     if note:
-        problems = [Problem("batch", batch.pk, batch.dtkey, note), *plan.warnings]
+        problems = [Problem("batch", batch.pk, batch.dtkey, note), *problems]
         text += " A real run would refuse it: too many deactivations."
     outcome = SyncOutcome(DRY_RUN, batch.dtkey, counts=plan.counts, sample=plan.sample)
     return _outcome(outcome, problems, text)
@@ -282,6 +319,7 @@ def hr_sync_run(
     requested_by: User | None = None,
     allow_mass_deactivation: bool = False,
     force_old_batch: bool = False,
+    skip_bad_rows: bool | None = None,
     lock_wait_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> SyncOutcome:
@@ -291,9 +329,16 @@ def hr_sync_run(
     get the lock within lock_wait_seconds records itself as busy and changes nothing. A given
     batch older than the newest applied one is refused unless force_old_batch (offered by the
     management command only).
+
+    A batch is all or nothing: one bad row refuses it. With skip_bad_rows (default: the
+    HR_SYNC_SKIP_BAD_ROWS setting) its good rows are applied and the bad ones reported row by
+    row (status partial); nobody in a bad row is deactivated, and the mass-deactivation guard
+    holds as for any batch.
     """
+    if skip_bad_rows is None:
+        skip_bad_rows = hr_sync_bool("SKIP_BAD_ROWS")
     if dry_run:
-        return _dry_run(dtkey)
+        return _dry_run(dtkey, skip_bad_rows=skip_bad_rows)
     wait = hr_sync_int("LOCK_WAIT_SECONDS") if lock_wait_seconds is None else lock_wait_seconds
     who = requested_by.user_id if requested_by else ""
     started = timezone.now()
@@ -326,6 +371,7 @@ def hr_sync_run(
                 dtkey=dtkey,
                 allow_mass_deactivation=allow_mass_deactivation,
                 force_old_batch=force_old_batch,
+                skip_bad_rows=skip_bad_rows,
                 progress=progress,
             )
         except Exception as exc:
@@ -337,7 +383,10 @@ def hr_sync_run(
             )
             _record(run, outcome, requested_by)
             return outcome
-        applied = result.status == SyncRun.Status.APPLIED and result.plan is not None
+        applied = (
+            result.status in (SyncRun.Status.APPLIED, SyncRun.Status.PARTIAL)
+            and result.plan is not None
+        )
         outcome = SyncOutcome(
             result.status,
             result.batch.dtkey if result.batch else dtkey or "",

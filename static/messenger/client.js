@@ -21,6 +21,7 @@ import {
 } from "./api.js";
 import * as files from "./files.js";
 import { applyI18n, t } from "./i18n.js";
+import { takeOidcResult } from "./oidc.js";
 import { outboxAll, outboxDelete, outboxPut } from "./outbox.js";
 import * as people from "./people.js";
 import { previewOf } from "./rules.js";
@@ -167,6 +168,7 @@ const sock = {
   attempts: 0,
   badTokens: 0,
   stopped: true,
+  connecting: false, // a ticket is on its way
   focusSent: null, // the last `focused` this connection reported
 };
 
@@ -182,22 +184,46 @@ function setConn(kind, text) {
   $("send-btn").disabled = !usable;
 }
 
-async function connectSocket() {
-  clearTimeout(sock.retryTimer);
-  sock.retryTimer = null;
-  sock.stopped = false;
-  if (sock.ws) return;
+// The socket opens with a single-use ticket (POST /api/auth/ws-ticket), never with the token
+// in its URL, which proxies and access logs would keep.
+async function wsTicket() {
   if (tokenExpiresWithin(10_000)) {
     const outcome = await refreshAccess();
     if (outcome === "invalid") {
       logout(t("error.loginExpiredAgain"));
-      return;
+      return null;
     }
-    if (sock.stopped || sock.ws) return;
   }
+  try {
+    const { ticket } = await api("POST", "/api/auth/ws-ticket");
+    return ticket;
+  } catch (error) {
+    // api() has sent us to the login form already, or we logged out meanwhile.
+    if (error.status === 401 || error.code === LOGGED_OUT) return null;
+    if (!sock.stopped) {
+      setConn("offline", t("conn.offline"));
+      scheduleReconnect();
+    }
+    return null;
+  }
+}
+
+async function connectSocket() {
+  clearTimeout(sock.retryTimer);
+  sock.retryTimer = null;
+  sock.stopped = false;
+  if (sock.ws || sock.connecting) return;
+  sock.connecting = true;
+  let ticket;
+  try {
+    ticket = await wsTicket();
+  } finally {
+    sock.connecting = false;
+  }
+  if (!ticket || sock.stopped || sock.ws) return;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const token = encodeURIComponent(tokens.access || "");
-  const ws = new WebSocket(`${scheme}//${location.host}/ws/?kind=web&token=${token}`);
+  const query = `kind=web&ticket=${encodeURIComponent(ticket)}`;
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/?${query}`);
   sock.ws = ws;
   ws.addEventListener("open", () => {
     if (sock.ws !== ws) return;
@@ -1981,6 +2007,44 @@ function wire() {
   files.init(app);
 }
 
+// --- ERP sign-on: /#erp_ticket=<ticket> (docs/sso.md) ------------------------------------------
+
+// The ticket the ERP put in the fragment (never sent to a server), taken out of the address bar
+// and the history at once, so that neither a bookmark nor Back shows it.
+function takeErpTicket() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const ticket = params.get("erp_ticket");
+  if (ticket === null) return null;
+  history.replaceState(history.state, "", `${location.pathname}${location.search}`);
+  return ticket;
+}
+
+async function signOnWithTicket(ticket) {
+  $("login-view").hidden = true;
+  try {
+    const response = await rawFetch("POST", "/api/auth/erp", { ticket, kind: "web" });
+    if (!response.ok) throw await readError(response);
+    const data = await response.json();
+    // The ERP says who is here now: whatever this tab knew of someone else goes.
+    tokens.clear();
+    cacheClear();
+    tokens.save({ access: data.access, refresh: data.refresh });
+    await startApp();
+  } catch (failure) {
+    if (tokens.access) startApp();
+    else showLogin(failure.message);
+  }
+}
+
 wire();
-if (tokens.access) startApp();
+window.addEventListener("hashchange", () => {
+  const ticket = takeErpTicket();
+  // Signed in already (the portal reopened this window): the ticket is not needed.
+  if (ticket && !$("login-view").hidden) signOnWithTicket(ticket);
+});
+const oidc = await takeOidcResult();
+const erpTicket = takeErpTicket();
+if (oidc?.error) showLogin(oidc.error);
+else if (erpTicket) signOnWithTicket(erpTicket);
+else if (tokens.access) startApp();
 else showLogin();

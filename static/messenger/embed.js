@@ -11,7 +11,8 @@
 
    When the full messenger is open in some window (the server allows one "web" connection per
    person), the leader stands by: it watches the unread count over REST and takes the socket
-   back when that window closes. See docs/embed.md for the attributes and the token.
+   back when that window closes. See docs/embed.md for the attributes and the token, and
+   docs/sso.md for signing in with the ERP's own login (data-sso-ticket-url).
 
    Everything shown is inserted as text, never as markup. This is a classic script (no
    imports), so that an ERP page needs nothing but the tag. */
@@ -26,6 +27,8 @@
   const config = {
     url: (data.messengerUrl || scriptUrl.origin).replace(/\/+$/, ""),
     tokenProvider: data.tokenProvider || "",
+    // The ERP's URL that answers {ticket} for the person logged in to the ERP (docs/sso.md).
+    ssoTicketUrl: data.ssoTicketUrl || "",
     target: data.badgeTarget || "",
     title: data.title !== "off",
     notifications: data.notifications !== "off",
@@ -165,6 +168,10 @@
       }
       if (response.status >= 500) throw new Error("server");
     }
+    if (config.ssoTicketUrl) {
+      const access = await ssoSignOn();
+      if (access) return access;
+    }
     const provider = config.tokenProvider && window[config.tokenProvider];
     if (typeof provider === "function") {
       const given = await provider();
@@ -176,6 +183,35 @@
     }
     tokens.clear();
     return null;
+  }
+
+  // A fresh sign-on ticket from the ERP, asked with the ERP's own session cookie; null when the
+  // ERP says nobody is logged in there. Network failures throw (the leader retries).
+  async function erpTicket() {
+    const response = await fetch(new URL(config.ssoTicketUrl, location.href).href, {
+      headers: { Accept: "application/json" },
+      credentials: "include",
+      cache: "no-store",
+    });
+    if (response.status >= 500) throw new Error("erp");
+    if (!response.ok) return null;
+    const body = await response.json().catch(() => ({}));
+    return typeof body?.ticket === "string" && body.ticket ? body.ticket : null;
+  }
+
+  // Signs in with an ERP ticket (POST /api/auth/erp): the new access token, or null.
+  async function ssoSignOn() {
+    const ticket = await erpTicket();
+    if (!ticket) return null;
+    const response = await request("POST", "/api/auth/erp", {
+      body: { ticket, kind: "web" },
+      auth: false,
+    });
+    if (response.status >= 500) throw new Error("server");
+    if (!response.ok) return null;
+    const fresh = await response.json();
+    tokens.save({ access: fresh.access, refresh: fresh.refresh });
+    return fresh.access;
   }
 
   async function request(method, path, { body, auth = true } = {}) {
@@ -191,13 +227,13 @@
     });
   }
 
-  async function api(path) {
-    let response = await request("GET", path);
+  async function api(path, method = "GET") {
+    let response = await request(method, path);
     if (response.status === 401) {
       if (!(await accessToken({ force: true }))) {
         throw Object.assign(new Error("auth"), { auth: true });
       }
-      response = await request("GET", path);
+      response = await request(method, path);
     }
     if (!response.ok) throw new Error(`http ${response.status}`);
     return response.json();
@@ -494,9 +530,14 @@
     render();
   }
 
-  function openMessenger() {
+  // With ERP sign-on the window opens signed in: a fresh ticket travels in the URL's fragment
+  // (never sent to a server), and the messenger takes it out of the address bar at once.
+  async function openMessenger() {
     togglePanel(false);
-    window.open(`${config.url}/`, "messenger-client");
+    let ticket = null;
+    if (config.ssoTicketUrl) ticket = await erpTicket().catch(() => null);
+    const fragment = ticket ? `#erp_ticket=${encodeURIComponent(ticket)}` : "";
+    window.open(`${config.url}/${fragment}`, "messenger-client");
   }
 
   // --- notification rules (the same as static/messenger/rules.js) --------------------------------
@@ -546,6 +587,7 @@
     pollTimer: null,
     heartbeatTimer: null,
     nextId: 0,
+    attempt: 0, // bumped by every connect and stop: a late ticket opens no socket
 
     // I was elected: tell the others, then connect (or stand by for the messenger window).
     async take() {
@@ -627,14 +669,29 @@
       this.retryTimer = setTimeout(() => this.active && this.start(), wait);
     },
 
-    connect() {
+    // The socket opens with a single-use ticket, not the token: proxies log URLs.
+    async connect() {
       clearTimeout(this.pollTimer);
       view.status = "connecting";
       this.broadcast();
+      this.attempt += 1;
+      const attempt = this.attempt;
+      let ticket;
+      try {
+        ({ ticket } = await api("/api/auth/ws-ticket", "POST"));
+      } catch (error) {
+        if (attempt !== this.attempt || !this.active) return;
+        if (error.auth) {
+          onLoggedOut();
+          this.broadcast();
+        } else this.offline();
+        return;
+      }
+      if (attempt !== this.attempt || !this.active || this.ws) return;
       const socketUrl = new URL(`${config.url}/ws/`);
       socketUrl.protocol = socketUrl.protocol === "https:" ? "wss:" : "ws:";
       socketUrl.searchParams.set("kind", "web");
-      socketUrl.searchParams.set("token", tokens.load().access || "");
+      socketUrl.searchParams.set("ticket", ticket);
       const ws = new WebSocket(socketUrl.href);
       this.ws = ws;
       ws.addEventListener("open", () => {
@@ -696,6 +753,7 @@
     },
 
     stopSocket() {
+      this.attempt += 1;
       clearInterval(this.aliveTimer);
       clearTimeout(this.retryTimer);
       const ws = this.ws;
@@ -909,7 +967,8 @@
 
   function start() {
     mount();
-    if (!tokens.load().access && !tokens.load().refresh && !config.tokenProvider) {
+    const signsOnItself = config.tokenProvider || config.ssoTicketUrl;
+    if (!tokens.load().access && !tokens.load().refresh && !signsOnItself) {
       view.status = "logged_out";
     }
     render();

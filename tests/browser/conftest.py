@@ -63,10 +63,11 @@ class DaphneServer:
     It can be stopped and started again on the same port, as a restart in production would.
     """
 
-    def __init__(self, port: int, log_path: Path) -> None:
+    def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -74,6 +75,7 @@ class DaphneServer:
             **os.environ,
             "MYSQL_DATABASE": settings.DATABASES["default"]["NAME"],
             "PYTHONUNBUFFERED": "1",
+            **self.env,
         }
         command = [
             sys.executable,

@@ -39,6 +39,39 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def _stop(server: subprocess.Popen) -> None:
+    """Stop a server this test started; a daphne that does not end on SIGTERM is killed."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
+
+
+def _serve_embedded(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        + ["messenger.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                _stop(server)
+                raise
+            time.sleep(0.2)
+
+
 def test_embedded_default_seeds_serves_and_chats(tmp_path):
     env = embedded_env(tmp_path)
     assert manage("migrate", "--no-input", "-v0", env=env).returncode == 0
@@ -49,26 +82,9 @@ def test_embedded_default_seeds_serves_and_chats(tmp_path):
     again = manage("seed_demo", "--if-empty", env=env)
     assert again.returncode == 0 and "Demo logins" in again.stdout
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + ["messenger.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _serve_embedded(env, subprocess.DEVNULL)
+    port = base.rsplit(":", 1)[1]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         page = httpx.get(f"{base}/")
         assert page.status_code == 200 and "<html" in page.text.lower()
 
@@ -109,8 +125,7 @@ def test_embedded_default_seeds_serves_and_chats(tmp_path):
 
         asyncio.run(chat())
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
 
 
 def test_production_mode_refuses_to_start_without_its_settings(tmp_path):
@@ -130,3 +145,115 @@ def test_production_mode_refuses_to_start_without_its_settings(tmp_path):
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "MYSQL_DATABASE" in result.stderr and "REDIS_URL" not in result.stderr
+
+
+CROWD = (
+    "lim.jaewon",
+    "jang.minseo",
+    "han.jiwoo",
+    "oh.seojun",
+    "seo.hayoon",
+    "kwon.chaewon",
+)
+
+
+def test_embedded_default_takes_concurrent_writes(tmp_path):
+    """The first thing a newcomer does on `./run`: three files picked at once, six people
+    sending at the same moment over REST and sockets. Every request succeeds and every message
+    is stored once, with gap-free seqs."""
+    env = embedded_env(tmp_path)
+    env["SQLITE_PATH"] = str(tmp_path / "crowd.sqlite3")
+    assert manage("migrate", "--no-input", "-v0", env=env).returncode == 0
+    assert manage("seed_demo", env=env).returncode == 0
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        server, base = _serve_embedded(env, log)
+        try:
+            asyncio.run(asyncio.wait_for(_crowd(base), 90))
+        finally:
+            _stop(server)
+    assert "database is locked" not in log_path.read_text()
+
+
+async def _crowd(base: str) -> None:
+    sends_each = 5
+    files = 3
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
+        async def login(user_id: str) -> str:
+            answer = await http.post(
+                "/api/auth/token", json={"user_id": user_id, "password": "demo1234!"}
+            )
+            assert answer.status_code == 200, answer.text
+            return answer.json()["access"]
+
+        tokens = dict(zip(CROWD, await asyncio.gather(*map(login, CROWD)), strict=True))
+        auth = {u: {"Authorization": f"Bearer {t}"} for u, t in tokens.items()}
+        created = await http.post(
+            "/api/rooms",
+            headers=auth[CROWD[0]],
+            json={"member_ids": list(CROWD[1:]), "name": "동시 전송"},
+        )
+        assert created.status_code == 201, created.text
+        room_id = created.json()["room_id"]
+        ws = base.replace("http", "ws") + "/ws/?kind=web&token="
+        sockets = await asyncio.gather(*(websockets.connect(ws + tokens[u]) for u in CROWD))
+        try:
+
+            async def rest_sends(user_id: str) -> list[int]:
+                async def one(i: int) -> int:
+                    answer = await http.post(
+                        f"/api/rooms/{room_id}/messages",
+                        headers=auth[user_id],
+                        json={"msg_id": str(uuid.uuid4()), "body": f"{user_id} REST {i}"},
+                    )
+                    assert answer.status_code == 201, answer.text
+                    return answer.json()["seq"]
+
+                return await asyncio.gather(*(one(i) for i in range(sends_each)))
+
+            async def socket_sends(socket) -> list[int]:
+                ids = [str(uuid.uuid4()) for _ in range(sends_each)]
+                for i, request_id in enumerate(ids):
+                    data = {"room_id": room_id, "msg_id": request_id, "body": f"socket {i}"}
+                    await socket.send(
+                        json.dumps({"id": request_id, "ev": "send_msg", "data": data})
+                    )
+                acks: dict[str, dict] = {}
+                while len(acks) < len(ids):
+                    frame = json.loads(await socket.recv())
+                    if frame.get("ack") in ids:
+                        acks[frame["ack"]] = frame
+                assert all(a["ok"] for a in acks.values()), [
+                    a for a in acks.values() if not a["ok"]
+                ]
+                return [a["data"]["seq"] for a in acks.values()]
+
+            async def upload(i: int) -> list[int]:
+                answer = await http.post(
+                    f"/api/rooms/{room_id}/files",
+                    headers=auth[CROWD[0]],
+                    data={"msg_ids": str(uuid.uuid4())},
+                    files={
+                        "files": (f"보고서-{i}.txt", f"내용 {i}\n".encode() * 2000, "text/plain")
+                    },
+                )
+                assert answer.status_code == 201, answer.text
+                return [m["seq"] for m in answer.json()["messages"]]
+
+            results = await asyncio.gather(
+                *(upload(i) for i in range(files)),
+                *(rest_sends(u) for u in CROWD),
+                *(socket_sends(s) for s in sockets),
+            )
+        finally:
+            await asyncio.gather(*(s.close() for s in sockets))
+        seqs = sorted(seq for result in results for seq in result)
+        expected = files + 2 * sends_each * len(CROWD)
+        page = await http.get(
+            f"/api/rooms/{room_id}/messages", params={"limit": 200}, headers=auth[CROWD[1]]
+        )
+        stored = [m for m in page.json()["messages"] if m["type"] in ("talk", "file")]
+        assert len(stored) == expected
+        assert seqs == list(range(seqs[0], seqs[0] + expected))
+        assert sorted(m["seq"] for m in stored) == seqs

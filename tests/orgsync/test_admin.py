@@ -19,7 +19,7 @@ from PIL import Image
 
 from messages import services as message_services
 from messages.models import Message
-from orgsync.models import ActionLog, InterfaceBatch, Org, SyncRun, User
+from orgsync.models import ActionLog, InterfaceBatch, InterfaceUser, Org, SyncRun, User
 from orgsync.sync import hr_sync_run
 from tests.conftest import token_for
 from tests.factories import OrgFactory, UserFactory
@@ -511,6 +511,103 @@ def test_admin_batch_apply_now_runs_the_sync_for_that_batch(
     assert run.users_deactivated == 1
     log = ActionLog.objects.get(work="sync", state="applied", detail__contains="20250303090000")
     assert log.user == it_admin
+
+
+def _batch_with_a_bad_row(dtkey: str) -> InterfaceBatch:
+    """park.jiho's name too long; choi.yuna gone; a new person."""
+    rows = [
+        ("park.jiho", "박" * 51, "PLT") if p[0] == "park.jiho" else p
+        for p in PEOPLE
+        if p[0] != "choi.yuna"
+    ]
+    return write_batch(dtkey, users=[*rows, ("oh.seojun", "오서준", "APP")])
+
+
+def test_admin_batch_apply_good_rows_applies_them_and_the_run_lists_the_bad_ones(
+    browser, company, eager_celery, django_capture_on_commit_callbacks
+):
+    batch = _batch_with_a_bad_row("20250303090000")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            changelist(InterfaceBatch),
+            {"action": "apply_good_rows", "_selected_action": [batch.pk]},
+            follow=True,
+        )
+
+    assert "its good rows are applied" in response.content.decode()
+    run = SyncRun.objects.get(dtkey="20250303090000")
+    assert (run.status, run.trigger, run.requested_by) == ("partial", "admin", "it.admin")
+    assert (run.users_created, run.users_deactivated, run.problem_count) == (1, 1, 1)
+    assert User.objects.get(user_id="oh.seojun").is_active
+    assert not User.objects.get(user_id="choi.yuna").is_active
+    park = User.objects.get(user_id="park.jiho")
+    assert (park.name, park.is_active) == ("박지호", True)  # bad row: kept, not deactivated
+    row = InterfaceUser.objects.get(dtkey="20250303090000", user_id="park.jiho").pk
+
+    html = browser.get(change(run)).content.decode()
+    assert "applied without its bad rows" in html
+    assert "row not applied" in html
+    assert f"<td>{row}</td><td>park.jiho</td>" in html
+    assert "USER_NM is 51 characters; at most 50 fit." in html
+    listed = browser.get(changelist(SyncRun), {"status__exact": "partial"})
+    assert [r.pk for r in listed.context["cl"].result_list] == [run.pk]
+
+
+def test_admin_batch_apply_good_rows_speaks_korean(
+    browser, company, eager_celery, django_capture_on_commit_callbacks
+):
+    batch = _batch_with_a_bad_row("20250303090000")
+    korean = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9"}
+
+    listed = browser.get(changelist(InterfaceBatch), **korean).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            changelist(InterfaceBatch),
+            {"action": "apply_good_rows", "_selected_action": [batch.pk]},
+            follow=True,
+            **korean,
+        )
+    run = SyncRun.objects.get(dtkey="20250303090000")
+    page = browser.get(change(run), **korean).content.decode()
+
+    assert "올바른 행만 지금 적용하고 잘못된 행은 보고" in listed
+    assert "올바른 행은 적용되고 잘못된 행은 실행 기록에 행별로 표시됩니다" in (
+        response.content.decode()
+    )
+    assert "잘못된 행을 제외하고 적용됨" in page
+    assert "적용하지 않은 행" in page
+
+
+def test_admin_batch_apply_now_stays_all_or_nothing(
+    browser, company, eager_celery, django_capture_on_commit_callbacks
+):
+    batch = _batch_with_a_bad_row("20250303090000")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(
+            changelist(InterfaceBatch),
+            {"action": "apply_now", "_selected_action": [batch.pk]},
+            follow=True,
+        )
+
+    assert SyncRun.objects.get(dtkey="20250303090000").status == "rejected"
+    assert not User.objects.filter(user_id="oh.seojun").exists()
+    assert User.objects.get(user_id="choi.yuna").is_active
+
+
+def test_admin_batch_apply_good_rows_refuses_a_half_written_batch(browser, company):
+    write_batch("20250303090000", status=InterfaceBatch.Status.WRITING)
+    batch = InterfaceBatch.objects.get(dtkey="20250303090000")
+
+    response = browser.post(
+        changelist(InterfaceBatch),
+        {"action": "apply_good_rows", "_selected_action": [batch.pk]},
+        follow=True,
+    )
+
+    assert "still being written" in response.content.decode()
+    assert not SyncRun.objects.filter(dtkey="20250303090000").exists()
 
 
 def test_admin_batch_apply_now_refuses_a_half_written_batch(browser, company):

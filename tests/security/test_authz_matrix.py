@@ -158,6 +158,15 @@ REST: dict[tuple[str, str, str], Call] = {
     ("token-refresh", "post", ""): Call(
         PUBLIC, body=lambda s: {"refresh": str(RefreshToken.for_user(s.outsider))}
     ),
+    # Sign-in with the company account is open to anyone; this scene has it not set up (404),
+    # tests/orgsync/test_oidc.py tries it set up, against a real provider.
+    ("oidc-login", "get", ""): Call(PUBLIC, ok=(404,)),
+    ("oidc-callback", "get", ""): Call(PUBLIC, ok=(404,)),
+    ("oidc-exchange", "post", ""): Call(PUBLIC, body=lambda s: {"code": "x" * 43}, ok=(404,)),
+    # ERP sign-on is off in this scene (404 before any ticket is read); tests/orgsync/test_sso.py
+    # tries it configured.
+    ("auth-erp", "post", ""): Call(PUBLIC, body=lambda s: {"ticket": "a.b.c"}, ok=(404,)),
+    ("auth-ws-ticket", "post", ""): Call(SIGNED_IN),
     ("schema", "get", ""): Call(PUBLIC),
     ("docs", "get", ""): Call(PUBLIC),
     **{("api/^.*$", method, ""): CATCH_ALL for method in ("get", "post", "put", "patch", "delete")},

@@ -53,6 +53,21 @@ class Command(BaseCommand):
             "one (this undoes the changes since, e.g. reactivates people who left).",
         )
         parser.add_argument(
+            "--skip-bad-rows",
+            action="store_true",
+            default=None,
+            help="Apply the batch's good rows and list the bad ones row by row, instead of "
+            "refusing the whole batch (default HR_SYNC_SKIP_BAD_ROWS). People in bad rows are "
+            "kept as they are, never deactivated.",
+        )
+        parser.add_argument(
+            "--all-or-nothing",
+            action="store_false",
+            dest="skip_bad_rows",
+            default=None,
+            help="Refuse the batch if any row is bad, whatever HR_SYNC_SKIP_BAD_ROWS says.",
+        )
+        parser.add_argument(
             "--wait",
             type=float,
             default=None,
@@ -68,6 +83,7 @@ class Command(BaseCommand):
             trigger=SyncRun.Trigger.COMMAND,
             allow_mass_deactivation=options["allow_mass_deactivation"],
             force_old_batch=options["force_old_batch"],
+            skip_bad_rows=options["skip_bad_rows"],
             lock_wait_seconds=options["wait"],
             progress=progress,
         )
