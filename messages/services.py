@@ -4,7 +4,6 @@ publishes after commit."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -26,13 +25,19 @@ from messenger.errors import (
     NotFound,
     NotMessageSender,
     NotRoomMember,
+    PeerDeactivated,
 )
 from messenger.ratelimit import rate_limit_refusal, rate_limit_take
 from messenger.realtime import publish_on_commit, published_together
 from orgsync.models import User
 from rooms import selectors as room_selectors
 from rooms.models import Room, RoomMember, RoomMemberSet
-from rooms.services import clean_room_name, has_lone_surrogates, publish_room_updated
+from rooms.services import (
+    clean_room_name,
+    has_lone_surrogates,
+    members_key,
+    publish_room_updated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +69,6 @@ def _clean_body(body: Any) -> str:
     return body
 
 
-def _members_key(user_pks: list[int]) -> tuple[str, str]:
-    members = ",".join(str(pk) for pk in sorted(set(user_pks)))
-    return members, hashlib.sha256(members.encode()).hexdigest()
-
-
 def _direct_key(a: int, b: int) -> str:
     low, high = sorted((a, b))
     return f"{low}:{high}"
@@ -76,7 +76,7 @@ def _direct_key(a: int, b: int) -> str:
 
 def _refresh_member_set(room: Room) -> None:
     pks = room_selectors.room_member_user_pks(room_id=room.pk)
-    members, digest = _members_key(pks)
+    members, digest = members_key(pks)
     RoomMemberSet.objects.filter(room=room).update(
         members=members, members_hash=digest, updated_at=timezone.now()
     )
@@ -229,7 +229,7 @@ def room_open_direct(*, actor: User, peer: User) -> tuple[Room, bool]:
                     kind=Room.Kind.DIRECT, master=actor, member_count=len(pks)
                 )
                 RoomMember.objects.bulk_create(RoomMember(room=room, user_id=pk) for pk in pks)
-                members, digest = _members_key(pks)
+                members, digest = members_key(pks)
                 RoomMemberSet.objects.create(
                     room=room, members=members, members_hash=digest, direct_key=key
                 )
@@ -255,7 +255,7 @@ def room_create(*, actor: User, member_ids: Any, name: str = "") -> tuple[Room, 
     limit = settings.MESSENGER["ROOM_MAX_MEMBERS"]
     if len(everyone) > limit:
         raise InvalidInput(f"A room may have at most {limit} members.")
-    members, digest = _members_key([u.pk for u in everyone])
+    members, digest = members_key([u.pk for u in everyone])
     reusable = (
         RoomMemberSet.objects.filter(
             members_hash=digest,
@@ -461,13 +461,20 @@ def _send_talks(
                 answer = error
             for index in by_msg_id[msg_uuid]:
                 results[index] = (answer, False)
+        # A 1:1 room whose peer was deactivated stays readable, but takes nothing new: the
+        # sender would wait for a reader who cannot come (a retry still gets its message).
+        refusal = PeerDeactivated() if room_selectors.direct_peer_deactivated(room=room) else None
         # Counted for REST and socket alike; a retry of a stored message is not counted.
-        allowed = rate_limit_take(scope="send", key=actor.pk, calls=len(fresh))
+        allowed = (
+            rate_limit_take(scope="send", key=actor.pk, calls=len(fresh)) if refusal is None else 0
+        )
         rows: list[dict[str, Any]] = []
         row_indexes: list[list[int]] = []
         for position, (msg_uuid, indexes) in enumerate(fresh):
             send = sends[indexes[0]]
             try:
+                if refusal is not None:
+                    raise refusal
                 if position >= allowed:
                     raise rate_limit_refusal(scope="send", key=actor.pk)
                 row = _talk_row(
@@ -571,6 +578,8 @@ def message_append_file(
         stored = _stored_for_retry(actor=actor, room_pk=room.pk, msg_id=msg_id)
         if stored is not None:
             return None, stored, False
+        if room_selectors.direct_peer_deactivated(room=room):
+            raise PeerDeactivated()
         try:
             message = _append(
                 room=room,

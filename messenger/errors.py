@@ -89,6 +89,14 @@ class Conflict(ApplicationError):
     message = _("The request conflicts with the current state.")
 
 
+class PeerDeactivated(Conflict):
+    code = "peer_deactivated"
+    message = _(
+        "This person's account is deactivated: the conversation stays readable, but nothing "
+        "more can be sent to them."
+    )
+
+
 class TooLarge(ApplicationError):
     status = 413
     code = "too_large"

@@ -62,9 +62,18 @@ def publish_on_commit(user_ids: Iterable[int], event: str, data: dict[str, Any])
         transaction.on_commit(lambda: publish_to_users(ids, event, data), robust=True)
 
 
-def close_user_sessions(user_id: int, code: int) -> None:
-    """Close every live connection of a user (e.g. 4003 when the account is disabled)."""
-    fanout.publish(fanout.envelope({"u": [user_id], "c": "close", "code": code}))
+def close_user_sessions(
+    user_id: int, code: int, *, sid: int | None = None, keep_sid: int | None = None
+) -> None:
+    """Close every live connection of a user (e.g. 4003 when the account is disabled); with
+    `sid`, only the sockets opened with that signed-in session's tokens; with `keep_sid`, all
+    but those (a new password signs the other devices out)."""
+    header: dict[str, Any] = {"u": [user_id], "c": "close", "code": code}
+    if sid is not None:
+        header["sid"] = sid
+    if keep_sid is not None:
+        header["keep_sid"] = keep_sid
+    fanout.publish(fanout.envelope(header))
 
 
 async def areplace_sessions(user_id: int, kind: str, keep: str) -> None:

@@ -14,9 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The bearer scheme of simplejwt for its subclass that also checks the session."""
+
+    target_class = "orgsync.authentication.SessionJWTAuthentication"
+
 
 # Path parameters the service parses (a malformed one is a 400) and that name something only the
 # members of its room may see (a 403 for others).

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Logout revokes the refresh token it names (docs/security.md, "Sessions and sign-out").
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -254,7 +256,8 @@ CELERY_TASK_ACKS_LATE = True
 # --- REST ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, also refusing tokens of a session that has ended (signed out).
+        "orgsync.authentication.SessionJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -278,6 +281,13 @@ SIMPLE_JWT = {
     # compromised account) makes every older token of the account fail.
     "CHECK_REVOKE_TOKEN": True,
     "TOKEN_REFRESH_SERIALIZER": "orgsync.api.RefreshSerializer",
+    # No rotation: a refresh answers with an access token only, and a sign-in ends
+    # JWT_REFRESH_HOURS after it started. Rotating with blacklisting would make the portal
+    # tabs that share one refresh token (embed.js) race, the loser being logged out; signing
+    # a device out does not need it, since its refresh tokens carry the session id (`sid`),
+    # which the refresh refuses once the session has ended (docs/security.md).
+    "ROTATE_REFRESH_TOKENS": False,
+    "BLACKLIST_AFTER_ROTATION": False,
 }
 
 SPECTACULAR_SETTINGS = {

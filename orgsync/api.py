@@ -18,6 +18,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,13 +29,15 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from messenger.errors import DirectoryUnavailable, InvalidInput, RateLimited
 from messenger.ratelimit import rate_limit_check, rate_limit_clear, rate_limit_record
 from messenger.schema import error_responses
-from orgsync import selectors, services
-from orgsync.models import User
+from orgsync import selectors, services, sessions
+from orgsync.errors import RefreshTokenInvalid, SessionEnded, WrongPassword
+from orgsync.models import LoginSession, User
 from orgsync.pictures import CONTENT_TYPE
 
 PICTURE_FIELD = "picture"
@@ -114,7 +117,8 @@ class LoginApi(TokenObtainPairView):
 
 class RefreshSerializer(TokenRefreshSerializer):
     """POST /api/auth/token/refresh: simplejwt's refresh, also refusing a refresh token issued
-    before the account's password changed (simplejwt checks that for access tokens only)."""
+    before the account's password changed (simplejwt checks that for access tokens only) and
+    one whose session has ended (401 session_ended); a refresh is the session's last seen."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         refresh = self.token_class(attrs["refresh"])
@@ -124,6 +128,13 @@ class RefreshSerializer(TokenRefreshSerializer):
         ):
             # The same answer as simplejwt gives such an access token.
             raise AuthenticationFailed(_("The user's password has been changed."))
+        sid = sessions.claimed_sid(refresh.payload)
+        if (
+            sid is not None
+            and user is not None
+            and not sessions.session_refreshed(sid=sid, user_pk=user.pk)
+        ):
+            raise AuthenticationFailed(SessionEnded.message, code=SessionEnded.code)
         return super().validate(attrs)
 
 
@@ -134,6 +145,124 @@ class TokenRefreshApi(TokenRefreshView):
     @extend_schema(responses={200: TokenRefreshSerializer, **error_responses(400, 401)})
     def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(APIView):
+    """POST /api/auth/logout {refresh}: revoke the refresh token (simplejwt's blacklist) and end
+    its session: its access tokens stop working and its sockets close. Holding the refresh
+    token is the proof, so no access token is needed (it may have expired)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class LogoutInput(serializers.Serializer):
+        refresh = serializers.CharField(max_length=4096)
+
+    @extend_schema(
+        request=LogoutInput,
+        responses={204: None, **error_responses(400, 401)},
+        operation_id="auth_logout",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.LogoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            refresh = RefreshToken(data.validated_data["refresh"])  # type: ignore[arg-type]
+        except TokenError:
+            raise RefreshTokenInvalid() from None
+        sessions.session_logout(refresh=refresh)
+        return Response(status=204)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=LoginSession.Kind.choices)
+    method = serializers.CharField(help_text="How it signed on: password, erp, ldap, oidc, ...")
+    since = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    address = serializers.CharField()
+    browser = serializers.CharField(help_text='e.g. "Chrome 131 on Windows"; may be empty')
+    current = serializers.BooleanField(help_text="The session of the token making this call.")
+
+
+class MeSessionsApi(APIView):
+    """My signed-in devices; DELETE signs out every one but the caller's own."""
+
+    @extend_schema(
+        responses=inline_serializer("Sessions", {"sessions": SessionOutput(many=True)}),
+        operation_id="me_sessions",
+    )
+    def get(self, request: Request) -> Response:
+        current = sessions.claimed_sid(request.auth)
+        return Response({"sessions": selectors.sessions_of(user=request.user, current_sid=current)})
+
+    @extend_schema(
+        responses={200: inline_serializer("SessionsEnded", {"ended": serializers.IntegerField()})},
+        operation_id="me_sessions_end_others",
+    )
+    def delete(self, request: Request) -> Response:
+        ended = sessions.sessions_end_others(
+            user=request.user,
+            keep_sid=sessions.claimed_sid(request.auth),
+            reason=LoginSession.EndReason.REVOKED,
+        )
+        return Response({"ended": ended})
+
+
+class MeSessionApi(APIView):
+    @extend_schema(responses={204: None, **error_responses(404)}, operation_id="me_session_end")
+    def delete(self, request: Request, session_id: int) -> Response:
+        """Sign one of my devices out (the lost phone): its tokens stop working at once and
+        its sockets close; someone else's session is 404."""
+        sessions.session_end(
+            user=request.user, session_id=session_id, reason=LoginSession.EndReason.REVOKED
+        )
+        return Response(status=204)
+
+
+class MePasswordApi(APIView):
+    """POST /api/me/password: change my own password. A wrong current password counts against
+    the login limits (RATE_LIMITS login_user and login_ip) and is logged as pw_fail; every
+    other device is signed out; the answer is fresh tokens for this one."""
+
+    class PasswordInput(serializers.Serializer):
+        old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    @extend_schema(
+        request=PasswordInput,
+        responses={200: TokenObtainPairSerializer, **error_responses(400, 403, 429)},
+        operation_id="me_password_change",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.PasswordInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        address = request.META.get("REMOTE_ADDR", "")
+        user_key = _login_key(user.user_id)
+        try:
+            rate_limit_check(scope="login_ip", key=address)
+            if user_key:
+                rate_limit_check(scope="login_user", key=user_key)
+        except RateLimited:
+            services.password_change_refused(user=user, state="locked", address=address)
+            raise
+        try:
+            tokens = services.password_change(
+                user=user,
+                old_password=data.validated_data["old_password"],
+                new_password=data.validated_data["new_password"],
+                sid=sessions.claimed_sid(request.auth),
+                address=address,
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except WrongPassword:
+            services.password_change_refused(user=user, state="password", address=address)
+            rate_limit_record(scope="login_ip", key=address)
+            if user_key:
+                rate_limit_record(scope="login_user", key=user_key)
+            raise
+        return Response(tokens)
 
 
 class PersonOutput(serializers.Serializer):
@@ -161,6 +290,9 @@ class MeOutput(PersonOutput):
     time_zone = serializers.CharField()
     notify_mentions = serializers.BooleanField()
     is_staff = serializers.BooleanField()
+    credentials_changeable = serializers.BooleanField(
+        help_text="False for an account without a local password (HR-synced)."
+    )
 
 
 class MeApi(APIView):

@@ -212,6 +212,9 @@ class ActionLog(models.Model):
         DISCONNECT = "disconnect"
         LOGIN = "login"
         LOGIN_FAILED = "login_fail"
+        LOGOUT = "logout"
+        PASSWORD = "password", "password changed"
+        PASSWORD_FAILED = "pw_fail", "password change refused"
         SYNC = "sync"
 
     user = models.ForeignKey(
@@ -299,3 +302,37 @@ class UsedErpTicket(models.Model):
 
     def __str__(self) -> str:
         return f"used ticket {self.jti_hash[:12]}"
+
+
+class LoginSession(models.Model):
+    """One signed-in device: it starts at sign-on (orgsync.services.login_tokens, whatever the
+    method) and its refresh and access tokens carry its id as the `sid` claim. Ending it (log
+    out, signed out from another device, a new password) makes those tokens fail at once and
+    closes its sockets. Not a seed table."""
+
+    class Kind(models.TextChoices):
+        WEB = "web"
+        MOBILE = "mobile"
+        OTHER = "other"
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", "logged out"
+        REVOKED = "revoked", "signed out from another device"
+        PASSWORD = "password", "password changed"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    method = models.CharField(max_length=20, help_text="How the person signed on: password, ...")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Written at refresh and at most every few minutes from requests and socket connects.
+    last_seen_at = models.DateTimeField()
+    address = models.CharField(max_length=45, blank=True)
+    browser = models.CharField(max_length=64, blank=True, help_text='e.g. "Chrome 131 on Windows"')
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=10, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ended_at"], name="loginsession_user_ended")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"

@@ -11,12 +11,13 @@ from urllib.parse import quote
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.files import FieldFile
 from django.db.models.functions import Coalesce, Replace
+from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from messenger.errors import InvalidInput, NotFound
 from messenger.presence import presence_kinds
-from orgsync.models import Org, User
+from orgsync.models import LoginSession, Org, User
 
 SEARCH_LIMIT = 50
 PATH_MAX = 64  # deeper than any org chart; stops a broken parent chain
@@ -238,6 +239,32 @@ def me(*, user: User) -> dict[str, Any]:
             "time_zone": user.time_zone,
             "notify_mentions": user.notify_mentions,
             "is_staff": user.is_staff,
+            # False for an account without a local password (HR-synced, signing on through
+            # the company): the settings page explains instead of offering the form.
+            "credentials_changeable": user.has_usable_password(),
         }
     )
     return data
+
+
+def sessions_of(*, user: User, current_sid: int | None) -> list[dict[str, Any]]:
+    """My signed-in devices: the live sessions whose refresh token has not expired, the
+    caller's own first, then by last seen."""
+    since = timezone.now() - jwt_settings.REFRESH_TOKEN_LIFETIME
+    rows = LoginSession.objects.filter(user=user, ended_at=None, created_at__gt=since).order_by(
+        "-last_seen_at", "-pk"
+    )
+    listed = [
+        {
+            "id": s.pk,
+            "kind": s.kind,
+            "method": s.method,
+            "since": s.created_at,
+            "last_seen": s.last_seen_at,
+            "address": s.address,
+            "browser": s.browser,
+            "current": s.pk == current_sid,
+        }
+        for s in rows
+    ]
+    return sorted(listed, key=lambda s: not s["current"])

@@ -11,18 +11,23 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import update_last_login
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from messenger.errors import InvalidInput, NotAllowed
 from messenger.realtime import close_user_sessions
-from orgsync.models import ActionLog, User
+from orgsync import sessions
+from orgsync.errors import PasswordNotLocal, WrongPassword
+from orgsync.models import ActionLog, LoginSession, User
 from orgsync.pictures import picture_check_size, picture_normalize
+from orgsync.signals import users_active_changed
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +131,10 @@ def users_set_active(*, actor: User, user_pks: Iterable[int], active: bool) -> l
     """Deactivate or reactivate accounts (admin); return the pks that changed.
 
     A deactivated account's tokens stop working at once and its live sockets are closed with
-    4003 after commit. A deactivated HR-synced account becomes manual, so the next HR batch
-    does not reactivate it; ticking 'synced' hands it back to HR.
+    4003 after commit; its memberships are set aside and back again on reactivation
+    (`users_active_changed`, rooms.services.memberships_set_active). A deactivated HR-synced
+    account becomes manual, so the next HR batch does not reactivate it; ticking 'synced'
+    hands it back to HR.
     """
     users = list(
         User.objects.select_for_update()
@@ -148,6 +155,8 @@ def users_set_active(*, actor: User, user_pks: Iterable[int], active: bool) -> l
     if not active:
         changes["is_synced"] = False
     User.objects.filter(pk__in=pks).update(**changes)
+    if pks:
+        users_active_changed.send(sender=User, user_pks=pks, active=active)
     if not active:
         sessions_close_on_commit(pks, CLOSE_DISABLED)
     logger.info(
@@ -217,11 +226,88 @@ def login_tokens(
     *, user: User, method: str, device: Any, address: str, user_agent: str = ""
 ) -> dict[str, str]:
     """The access and refresh tokens of a successful sign-on, whatever its method (password,
-    ERP ticket, directory, OpenID Connect): the one place a signed-in session starts."""
-    refresh = RefreshToken.for_user(user)
+    ERP ticket, directory, OpenID Connect): the one place a signed-in session starts. The
+    tokens carry the new session's id (`sid`), by which the device can be signed out."""
+    session = sessions.session_start(
+        user=user, method=method, device=device, address=address, user_agent=user_agent
+    )
     if jwt_settings.UPDATE_LAST_LOGIN:
         update_last_login(None, user)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    return sessions.session_tokens(user=user, session=session)
+
+
+def password_check_old(*, user: User, old_password: Any) -> None:
+    """Refuse a password change before anything is written: PasswordNotLocal for an account
+    without a local password (HR-synced, signing on through the company), WrongPassword for
+    a wrong current password (the caller counts it against the login limits)."""
+    if not user.has_usable_password():
+        raise PasswordNotLocal()
+    if not isinstance(old_password, str) or not user.check_password(old_password):
+        raise WrongPassword()
+
+
+def password_change(
+    *,
+    user: User,
+    old_password: Any,
+    new_password: Any,
+    sid: int | None,
+    device: Any = None,
+    address: str = "",
+    user_agent: str = "",
+) -> dict[str, str]:
+    """Change my own password: the old one is required, the new one must pass
+    AUTH_PASSWORD_VALIDATORS. Every other signed-in device is signed out (its tokens carry the
+    old password's stamp, and its session ends; its sockets close after commit); the current
+    session `sid` goes on with the fresh tokens returned (a new session if the caller's token
+    had none)."""
+    password_check_old(user=user, old_password=old_password)
+    if not isinstance(new_password, str) or not new_password:
+        raise InvalidInput(_("Enter the new password."))
+    if new_password == old_password:
+        raise InvalidInput(_("The new password must differ from the current one."))
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as error:
+        raise InvalidInput(
+            " ".join(error.messages), extra={"new_password": list(error.messages)}
+        ) from None
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(new_password)
+        user.modified_by = user.user_id
+        user.save(update_fields=["password", "modified_by", "modified_at"])
+        session = LoginSession.objects.filter(pk=sid, user=user, ended_at=None).first()
+        if session is None:
+            session = sessions.session_start(
+                user=user,
+                method="password",
+                device=device,
+                address=address,
+                user_agent=user_agent,
+            )
+        ended = sessions.sessions_end_others(
+            user=user, keep_sid=session.pk, reason=LoginSession.EndReason.PASSWORD
+        )
+        action_log_record(
+            user=user,
+            work=ActionLog.Work.PASSWORD,
+            device=session.kind,
+            state="ok",
+            detail=f"{address} ended {ended} sessions".strip(),
+        )
+        tokens = sessions.session_tokens(user=user, session=session)
+    logger.info("user %s changed their password; %d other sessions ended", user.pk, ended)
+    return tokens
+
+
+def password_change_refused(*, user: User, state: str, address: str) -> ActionLog:
+    """Log a refused change of my own password: `password` (wrong current password) or
+    `locked` (over the failed-login limits). Never the passwords."""
+    logger.info("password change refused (%s) for user pk %s", state, user.pk)
+    return action_log_record(
+        user=user, work=ActionLog.Work.PASSWORD_FAILED, state=state, detail=address
+    )
 
 
 def login_record(

@@ -50,6 +50,11 @@ class RoomMember(models.Model):
         LEFT = "L", "left"
         # Seed "LeaveWhen2Members": leaving a 1:1 room only hides it until the next message.
         HIDDEN = "2", "hidden until the next message"
+        # The person's account is deactivated (HR sync or admin): a former member, set aside
+        # and counted nowhere (member_count, unread, readers, pushes) until reactivated. A row
+        # set aside from HIDDEN keeps its left_at (only HIDDEN present rows have one), so
+        # reactivation can put it back as it was.
+        DEACTIVATED = "D", "account deactivated"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(

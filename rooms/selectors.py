@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.db import connection
@@ -79,31 +80,61 @@ def direct_peer_pks(*, user: User) -> list[int]:
     )
 
 
-def _member_previews(room_ids: list[int]) -> dict[int, list[dict[str, str]]]:
+def direct_peer_deactivated(*, room: Room) -> bool:
+    """Whether this is a 1:1 room whose other person's account is deactivated: their membership
+    is set aside, so the room counts one member where a pair counts two (a room with oneself
+    counts one as well, and its direct_key names the same person twice). Reads the member set
+    `room_lock_with_audience` loaded with the room: no query of its own."""
+    if room.kind != Room.Kind.DIRECT or room.member_count >= 2:
+        return False
+    try:
+        key = room.member_set.direct_key or ""
+    except RoomMemberSet.DoesNotExist:
+        return False
+    low, _sep, high = key.partition(":")
+    return low != high
+
+
+def _member_previews(
+    room_ids: list[int], *, direct_ids: Collection[int] = ()
+) -> dict[int, list[dict[str, Any]]]:
     """A few members of each room, in join order, in one query (no N+1 over rooms).
 
     The first PREVIEW_MEMBERS of each room are numbered on `roommember_room_members` alone and
     only those are joined to their users: someone in 1,000 rooms shares them with thousands
     of people, and joining every one of them before keeping six a room cost twice as much.
-    Written in SQL because the ORM puts the join inside the numbered subquery."""
+    Written in SQL because the ORM puts the join inside the numbered subquery.
+
+    A 1:1 room (in `direct_ids`) keeps showing a peer whose account was deactivated, marked
+    `active: false`: the survivor still sees whom the history is with."""
     if not room_ids:
         return {}
     members, users = RoomMember._meta.db_table, User._meta.db_table
     places = ", ".join(["%s"] * len(room_ids))
+    states = [state.value for state in PRESENT_STATES]
+    where = "state IN (%s, %s)"
+    params: list[Any] = [*room_ids, *states]
+    direct = [pk for pk in room_ids if pk in direct_ids]
+    if direct:
+        where = f"({where} OR (state = %s AND room_id IN ({', '.join(['%s'] * len(direct))})))"
+        params += [RoomMember.State.DEACTIVATED.value, *direct]
     sql = (
-        "SELECT kept.room_id, u.user_id, u.name FROM ("  # noqa: S608 - table names, placeholders
+        "SELECT kept.room_id, u.user_id, u.name, u.is_active FROM ("  # noqa: S608 - placeholders
         "SELECT room_id, user_id, id, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY id) AS rn "
-        f"FROM {members} WHERE room_id IN ({places}) AND state IN (%s, %s)"
+        f"FROM {members} WHERE room_id IN ({places}) AND {where}"
         f") kept JOIN {users} u ON u.id = kept.user_id WHERE kept.rn <= %s "
         "ORDER BY kept.room_id, kept.id"
     )
-    previews: dict[int, list[dict[str, str]]] = defaultdict(list)
+    previews: dict[int, list[dict[str, Any]]] = defaultdict(list)
     with connection.cursor() as cursor:
-        states = [state.value for state in PRESENT_STATES]
-        cursor.execute(sql, [*room_ids, *states, PREVIEW_MEMBERS])
-        for room_id, user_id, name in cursor.fetchall():
-            previews[room_id].append({"user_id": user_id, "name": name})
+        cursor.execute(sql, [*params, PREVIEW_MEMBERS])
+        for room_id, user_id, name, active in cursor.fetchall():
+            previews[room_id].append({"user_id": user_id, "name": name, "active": bool(active)})
     return previews
+
+
+def _direct_ids(rows: Iterable[dict[str, Any]]) -> set[int]:
+    return {row["room_id"] for row in rows if row["room__kind"] == Room.Kind.DIRECT}
 
 
 # The columns a room summary needs, read as plain values: building model instances (member,
@@ -131,7 +162,7 @@ SUMMARY_FIELDS = (
 MEMBER_SUMMARY_FIELDS = (*SUMMARY_FIELDS, "user__user_id", "user__name")
 
 
-def _display_name(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> str:
+def _display_name(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, Any]]) -> str:
     if row["nickname"]:
         return row["nickname"]
     if row["room__name"]:
@@ -144,7 +175,7 @@ def _display_name(row: dict[str, Any], me: tuple[str, str], preview: list[dict[s
     return f"{shown} 외 {rest}명" if rest > 0 else shown
 
 
-def _summary(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, str]]) -> dict:
+def _summary(row: dict[str, Any], me: tuple[str, str], preview: list[dict[str, Any]]) -> dict:
     """A room as one member sees it (GET /api/rooms, room_updated), from a SUMMARY_FIELDS row;
     `me` is that member's (user_id, name)."""
     last_seq = row["room__last_seq"]
@@ -189,7 +220,7 @@ def rooms_for_user(*, user: User) -> list[dict[str, Any]]:
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")
         .values(*SUMMARY_FIELDS)
     )
-    previews = _member_previews([row["room_id"] for row in rows])
+    previews = _member_previews([row["room_id"] for row in rows], direct_ids=_direct_ids(rows))
     me = (user.user_id, user.name)
     return [_summary(row, me, previews.get(row["room_id"], [])) for row in rows]
 
@@ -197,20 +228,44 @@ def rooms_for_user(*, user: User) -> list[dict[str, Any]]:
 def room_summary_for(*, member: RoomMember) -> dict[str, Any]:
     """One room as `member` sees it, fresh from the database."""
     row = RoomMember.objects.filter(pk=member.pk).values(*MEMBER_SUMMARY_FIELDS).get()
-    preview = _member_previews([row["room_id"]]).get(row["room_id"], [])
+    preview = _member_previews([row["room_id"]], direct_ids=_direct_ids([row])).get(
+        row["room_id"], []
+    )
     return _summary(row, (row["user__user_id"], row["user__name"]), preview)
 
 
 def room_summaries_for_members(*, room_id: int, user_pks: list[int]) -> dict[int, dict[str, Any]]:
     """The room as each of the given users sees it, in two queries whatever their number."""
-    rows = RoomMember.objects.filter(
-        room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES
-    ).values(*MEMBER_SUMMARY_FIELDS)
-    preview = _member_previews([room_id]).get(room_id, [])
+    rows = list(
+        RoomMember.objects.filter(
+            room_id=room_id, user_id__in=user_pks, state__in=PRESENT_STATES
+        ).values(*MEMBER_SUMMARY_FIELDS)
+    )
+    preview = _member_previews([room_id], direct_ids=_direct_ids(rows)).get(room_id, [])
     return {
         row["user_id"]: _summary(row, (row["user__user_id"], row["user__name"]), preview)
         for row in rows
     }
+
+
+def room_summaries_of_rooms(*, room_ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
+    """Each of these rooms as each of its present members sees it: (user pk, summary) pairs,
+    in two queries whatever the number of rooms and members."""
+    rows = list(
+        RoomMember.objects.filter(room_id__in=room_ids, state__in=PRESENT_STATES)
+        .order_by("room_id", "id")
+        .values(*MEMBER_SUMMARY_FIELDS)
+    )
+    previews = _member_previews(room_ids, direct_ids=_direct_ids(rows))
+    return [
+        (
+            row["user_id"],
+            _summary(
+                row, (row["user__user_id"], row["user__name"]), previews.get(row["room_id"], [])
+            ),
+        )
+        for row in rows
+    ]
 
 
 def room_detail(*, user: User, room_id: Any) -> dict[str, Any]:

@@ -141,6 +141,8 @@ def forget_rate_limits() -> None:
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     keys = list(client.scan_iter(match=f"{prefix}:*:ratelimit:*", count=1000))
+    # Cached session states too: the tables are emptied between tests and session ids reused.
+    keys += list(client.scan_iter(match=f"{prefix}:*:login-session:*", count=1000))
     if keys:
         client.delete(*keys)
 
@@ -148,5 +150,5 @@ def forget_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     """Rate-limit windows live in the shared cache and outlast a test (logins: 15 min); every
-    test starts with none used."""
+    test starts with none used, and with no cached session state."""
     forget_rate_limits()

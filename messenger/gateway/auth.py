@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Collection, Container, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -32,6 +32,7 @@ from messenger.gateway.threads import on_worker_threads
 from messenger.wstickets import ws_ticket_take
 from orgsync.models import User
 from orgsync.selectors import token_password_current
+from orgsync.sessions import claimed_sid, live_sids, session_is_live
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +70,27 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
-def account_refusal(*, user: User | None, claims: Mapping[str, Any]) -> int | None:
+def account_refusal(
+    *, user: User | None, claims: Mapping[str, Any], ended_sids: Container[int]
+) -> int | None:
     """None while the token's account may use a socket, else the close code: 4003 for a
-    deactivated account, 4001 for one that is gone or whose password changed since the token
-    was issued. Asked at connect and again before acting on each frame."""
+    deactivated account, 4001 for one that is gone, whose password changed since the token
+    was issued, or whose signed-in session (the token's `sid`) is among `ended_sids` (signed
+    out). Asked at connect and again before acting on each frame."""
     if user is None:
         return CLOSE_BAD_TOKEN
     if not user.is_active:
         return CLOSE_DISABLED
     if not token_password_current(claims=claims, password=user.password):
         return CLOSE_BAD_TOKEN
+    sid = claimed_sid(claims)
+    if sid is not None and sid in ended_sids:
+        return CLOSE_BAD_TOKEN
     return None
+
+
+# An account as the per-frame check read it (None: gone), and the waiting sessions that ended.
+Account = tuple[User | None, frozenset[int]]
 
 
 class AccountChecks:
@@ -100,7 +111,8 @@ class AccountChecks:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: dict[int, list[asyncio.Future[User | None]]] = {}
+        # Per account: each waiting check's future and its token's session id.
+        self.waiting: dict[int, list[tuple[asyncio.Future[Account], int | None]]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.due = 0.0
         self.reading = False
@@ -117,11 +129,12 @@ class AccountChecks:
     async def refusal(
         self, *, user_pk: int, claims: Mapping[str, Any], wait: float = 0
     ) -> int | None:
-        """account_refusal for the account as it is now in the database."""
-        future: asyncio.Future[User | None] = self.loop.create_future()
-        self.waiting.setdefault(user_pk, []).append(future)
+        """account_refusal for the account and its session as they are now in the database."""
+        future: asyncio.Future[Account] = self.loop.create_future()
+        self.waiting.setdefault(user_pk, []).append((future, claimed_sid(claims)))
         self._schedule(wait)
-        return account_refusal(user=await future, claims=claims)
+        user, ended = await future
+        return account_refusal(user=user, claims=claims, ended_sids=ended)
 
     def _schedule(self, wait: float) -> None:
         if self.reading:
@@ -144,27 +157,34 @@ class AccountChecks:
             while self.waiting:
                 pks = list(self.waiting)[: self.BATCH_MAX]
                 batch = {pk: self.waiting.pop(pk) for pk in pks}
+                sids = {sid for waits in batch.values() for _f, sid in waits if sid is not None}
                 try:
-                    users = await _active_and_password(pks)
+                    users, ended = await _active_and_password(pks, sids)
                 except Exception as error:  # each waiting frame answers it (e.g. unavailable)
-                    for futures in batch.values():
-                        for future in futures:
+                    for waits in batch.values():
+                        for future, _sid in waits:
                             if not future.done():
                                 future.set_exception(error)
                     continue
-                for pk, futures in batch.items():
-                    for future in futures:
+                for pk, waits in batch.items():
+                    for future, _sid in waits:
                         if not future.done():
-                            future.set_result(users.get(pk))
+                            future.set_result((users.get(pk), ended))
         finally:
             self.reading = False
 
 
-async def _active_and_password(pks: list[int]) -> dict[int, User]:
+async def _active_and_password(
+    pks: list[int], sids: Collection[int] = ()
+) -> tuple[dict[int, User], frozenset[int]]:
+    """The accounts (active? password?) and which of the sessions have ended, gone ones
+    included: a second query, only when a waiting token carries a session id."""
+
     # On the worker threads: behind the process's one database thread, a connect storm's
     # bookkeeping would hold every frame's check (messenger/gateway/threads.py).
-    def read() -> dict[int, User]:
-        return {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+    def read() -> tuple[dict[int, User], frozenset[int]]:
+        users = {u.pk: u for u in User.objects.filter(pk__in=pks).only("is_active", "password")}
+        return users, frozenset(set(sids) - live_sids(sids))
 
     return await on_worker_threads(read)()
 
@@ -179,7 +199,10 @@ def user_for_claims(claims: Mapping[str, Any]) -> Authenticated:
     if user_pk is None:
         return None, CLOSE_BAD_TOKEN, {}
     user = User.objects.filter(pk=user_pk).first()
-    refusal = account_refusal(user=user, claims=claims)
+    sid = claimed_sid(claims)
+    # A connect counts as the session being seen (at most every few minutes: cached).
+    live = sid is None or user is None or session_is_live(sid=sid, user_pk=user.pk)
+    refusal = account_refusal(user=user, claims=claims, ended_sids=() if live else (sid,))
     if refusal is not None:
         return None, refusal, {}
     return user, None, dict(claims)

@@ -49,6 +49,7 @@ from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
 from orgsync.services import action_log_record
+from orgsync.sessions import claimed_sid
 from rooms import selectors as room_selectors
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "no-channel-layer"
     user: User | None = None
     kind: str = "web"
+    sid: int | None = None
     presence_marked_at: float = float("-inf")
     writer: asyncio.Task | None = None
     # Runs while the inbox has frames and ends when it is empty: an idle socket holds no task.
@@ -213,6 +215,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             return
         self.conn_id = uuid.uuid4().hex
         self.user_pk = self.actor.pk
+        # The signed-in session (device) whose token opened this socket: signing that device
+        # out closes this socket and no other of the person's.
+        self.sid = claimed_sid(self.scope.get("token_claims") or {})
         self.outbox: asyncio.Queue[str] = asyncio.Queue(int(settings.MESSENGER["SOCKET_QUEUE_MAX"]))
         # Pushes queued or being sent through ASGI; prepared writes wait until it is 0.
         self.unsent = 0
@@ -280,6 +285,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 self.hub.unregister(self)
                 self._spawn(self._replaced())
         elif op == "close":
+            if "sid" in header and header["sid"] != self.sid:
+                return
+            if "keep_sid" in header and header["keep_sid"] == self.sid:
+                return
             self.hub.unregister(self)
             self._spawn(self.close(code=int(header.get("code") or CLOSE_DISABLED)))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -106,7 +107,15 @@ def _apply_orgs(plan: Plan, size: int, progress: Progress) -> dict[str, int]:
     return pk_by_key
 
 
-def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progress) -> list[int]:
+@dataclass
+class Applied:
+    """The people whose account a run turned off or back on (primary keys, locked)."""
+
+    deactivated: list[int] = field(default_factory=list)
+    reactivated: list[int] = field(default_factory=list)
+
+
+def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progress) -> Applied:
     def person(
         pk: int | None, user_id: str, org_key: str, fields: dict[str, str], active: bool = True
     ) -> User:
@@ -130,6 +139,7 @@ def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progr
     # read again, and whoever an admin has taken over since (deactivating a synced account
     # makes it manual) is left alone, so the upsert cannot undo that.
     updates = plan.user_updates
+    applied = Applied()
     for done, chunk in enumerate(_chunks(updates, size), start=1):
         current = {
             row["id"]: row
@@ -152,10 +162,12 @@ def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progr
         ]
         if changed:
             User._default_manager.bulk_create(changed, **_upsert_options(USER_UPDATE_FIELDS))
+            applied.reactivated += [
+                p.pk for p in changed if p.is_active and not current[p.pk]["is_active"]
+            ]
         progress("people updated", min(done * size, len(updates)), len(updates))
     now = timezone.now()
     gone = plan.user_deactivations
-    deactivated: list[int] = []
     for done, chunk in enumerate(_chunks(gone, size), start=1):
         # Checked again, under lock: an admin may have taken an account over (or made it an
         # admin account) since the plan was read.
@@ -170,14 +182,14 @@ def _apply_users(plan: Plan, org_pks: dict[str, int], size: int, progress: Progr
         User.objects.filter(pk__in=pks).update(
             is_active=False, modified_by=SYNC_ACTOR, modified_at=now
         )
-        deactivated.extend(pks)
+        applied.deactivated.extend(pks)
         progress("people deactivated", min(done * size, len(gone)), len(gone))
-    return deactivated
+    return applied
 
 
-def plan_apply(*, plan: Plan, progress: Progress | None = None) -> list[int]:
+def plan_apply(*, plan: Plan, progress: Progress | None = None) -> Applied:
     """Write every change of the plan inside the caller's transaction; return the primary keys
-    of the people it deactivated."""
+    of the people it deactivated and reactivated."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("plan_apply must run inside the batch's transaction")
     size = hr_sync_int("CHUNK_SIZE")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from orgsync.models import ActionLog, InterfaceBatch, SyncRun, User
 from orgsync.services import CLOSE_DISABLED, action_log_record, sessions_close_on_commit
+from orgsync.signals import users_active_changed
 from orgsync.sync.apply import Progress, plan_apply
 from orgsync.sync.batch import (
     LoadedBatch,
@@ -219,10 +220,16 @@ def _run_locked(
                 ],
                 message=f"Batch {batch.dtkey} refused: too many deactivations; nothing applied.",
             )
-        deactivated = plan_apply(plan=plan, progress=progress)
+        applied = plan_apply(plan=plan, progress=progress)
+        deactivated = applied.deactivated
         batch.status = InterfaceBatch.Status.APPLIED
         batch.applied_at = now
         batch.save(update_fields=["status", "checked_at", "applied_at"])
+        # In the batch's transaction: the rooms of the people who left stop counting them (and
+        # count the people who came back) with the batch, or not at all.
+        for pks, active in ((applied.reactivated, True), (deactivated, False)):
+            if pks:
+                users_active_changed.send(sender=User, user_pks=pks, active=active)
         if deactivated:
             # Their tokens stop working at once (simplejwt refuses inactive users); their open
             # sockets are closed once the deactivation is committed.

@@ -54,8 +54,9 @@ function stillLoggedIn(started) {
 
 let onAuthLost = () => {};
 
-// Called when the login cannot be renewed (the refresh token is refused) with "expired", or
-// with "disabled" when the server says the account was switched off (code user_inactive).
+// Called when the login cannot be renewed (the refresh token is refused) with "expired", with
+// "disabled" when the server says the account was switched off (code user_inactive), or with
+// "signed_out" when this device's session was ended from another device (code session_ended).
 export function setAuthLostHandler(handler) {
   onAuthLost = handler;
 }
@@ -112,7 +113,13 @@ export function refreshAccess() {
       } catch {
         return "network";
       }
-      if (!response.ok) return response.status >= 500 ? "network" : "invalid";
+      if (!response.ok) {
+        if (response.status >= 500) return "network";
+        if (generation === started && (await errorCode(response)) === "session_ended") {
+          onAuthLost("signed_out");
+        }
+        return "invalid";
+      }
       const data = await response.json();
       if (generation !== started) return "invalid";
       tokens.save({ access: data.access, ...(data.refresh ? { refresh: data.refresh } : {}) });
@@ -124,16 +131,22 @@ export function refreshAccess() {
   return refreshing;
 }
 
-// A 401 that says the account is deactivated (it may come before the socket's 4003 close):
-// renewing the token cannot help, and the person is told why they were logged out.
-async function disabledAccount(response) {
+async function errorCode(response) {
   try {
     const body = await response.clone().json();
-    return body?.error?.code === "user_inactive";
+    return body?.error?.code || null;
   } catch {
-    return false;
+    return null;
   }
 }
+
+// A 401 that says the account is deactivated (it may come before the socket's 4003 close) or
+// that this device was signed out from another: renewing the token cannot help, and the person
+// is told why they were logged out.
+const LOST_CODES = {
+  user_inactive: ["disabled", "error.disabled"],
+  session_ended: ["signed_out", "error.signedOut"],
+};
 
 // A request with the access token, renewed once on 401; its answer is dropped (LOGGED_OUT) if
 // the person logged out while it was on its way.
@@ -141,9 +154,11 @@ async function authorized(send) {
   const started = generation;
   let response = await send(tokens.access);
   stillLoggedIn(started);
-  if (response.status === 401 && (await disabledAccount(response))) {
-    onAuthLost("disabled");
-    throw new ApiError(401, "user_inactive", t("error.disabled"));
+  const code = response.status === 401 ? await errorCode(response) : null;
+  const lost = code ? LOST_CODES[code] : null;
+  if (lost) {
+    onAuthLost(lost[0]);
+    throw new ApiError(401, code, t(lost[1]));
   }
   if (response.status === 401) {
     const outcome = await refreshAccess();
@@ -220,8 +235,9 @@ export function upload(path, form, onProgress) {
     const started = generation;
     let answer = await sendOnce(tokens.access);
     stillLoggedIn(started);
-    if (answer.status === 401 && answer.body?.error?.code === "user_inactive") {
-      onAuthLost("disabled");
+    const lost = answer.status === 401 ? LOST_CODES[answer.body?.error?.code] : null;
+    if (lost) {
+      onAuthLost(lost[0]);
     } else if (answer.status === 401 && !aborted) {
       const outcome = await refreshAccess();
       stillLoggedIn(started);
@@ -241,6 +257,17 @@ export function upload(path, form, onProgress) {
       xhr?.abort();
     },
   };
+}
+
+// Log out on the server: the refresh token is revoked and this device's session ends (its
+// access tokens stop working). Best effort: the tab forgets its tokens whatever the answer.
+export function logoutOnServer() {
+  const refresh = tokens.refresh;
+  if (!refresh) return Promise.resolve();
+  return rawFetch("POST", "/api/auth/logout", { refresh }).then(
+    () => {},
+    () => {},
+  );
 }
 
 export function tokenExpiresWithin(ms) {

@@ -11,6 +11,7 @@ import {
   api,
   ApiError,
   LOGGED_OUT,
+  logoutOnServer,
   NETWORK_CODES,
   rawFetch,
   readError,
@@ -969,6 +970,8 @@ function renderChatHeader() {
     const peer = peerOf(room);
     const full = peer && chat.members?.get(peer.user_id);
     subtitle = [full?.org_name, peer?.user_id].filter(Boolean).join(" · ");
+    // A deactivated peer stays in the room's previews (active: false); sending is refused.
+    if (peer?.active === false) subtitle = t("chat.peerDeactivated");
   } else if (room) {
     subtitle = t("chat.members", { n: room.member_count });
   }
@@ -1898,7 +1901,11 @@ async function startApp() {
 function wire() {
   applyI18n(document);
   $("login-form").addEventListener("submit", onLogin);
-  $("logout-btn").addEventListener("click", () => logout());
+  $("logout-btn").addEventListener("click", () => {
+    // The server revokes this device's refresh token and ends its session; the tab does not wait.
+    logoutOnServer();
+    logout();
+  });
   $("new-chat-btn").addEventListener("click", async () => {
     const picked = await people.pick({ mode: "new" });
     if (picked) await startChat(picked.userIds, picked.name);
@@ -1981,9 +1988,8 @@ function wire() {
   window.addEventListener("online", () => {
     if (!sock.stopped && !sock.ws) connectSocket();
   });
-  setAuthLostHandler((reason) =>
-    logout(t(reason === "disabled" ? "error.disabled" : "error.loginExpiredAgain")),
-  );
+  const lostMessages = { disabled: "error.disabled", signed_out: "error.signedOut" };
+  setAuthLostHandler((reason) => logout(t(lostMessages[reason] || "error.loginExpiredAgain")));
   const app = {
     state,
     api,
@@ -1994,6 +2000,14 @@ function wire() {
     setMe,
     confirmDialog,
     isConnected: () => Boolean(sock.ws),
+    // A new password makes this socket's token stale: the socket waits while the password is
+    // changed, then reconnects with the new tokens.
+    pauseSocket: disconnectSocket,
+    resumeSocket() {
+      if (!tokens.access) return;
+      sock.attempts = 0;
+      connectSocket();
+    },
     onUploaded(msg) {
       noteMessageInList(msg);
       if (state.chat?.roomId === msg.room_id) {

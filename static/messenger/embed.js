@@ -519,6 +519,11 @@
   }
 
   function logout() {
+    // The server revokes the refresh token and ends this sign-in (every portal tab shares it).
+    const refresh = tokens.load().refresh;
+    if (refresh) {
+      request("POST", "/api/auth/logout", { body: { refresh }, auth: false }).catch(() => {});
+    }
     tokens.clear();
     post({ t: "logout" });
     onLoggedOut();

@@ -1,7 +1,9 @@
 // The Settings tab: my status line (nickname) and notification settings (GET/PATCH /api/me),
-// and this browser's permission to show notifications.
+// this browser's permission to show notifications, my password (POST /api/me/password) and my
+// signed-in devices (GET/DELETE /api/me/sessions): the lost phone is signed out from here.
 
-import { t } from "./i18n.js";
+import { tokens } from "./api.js";
+import { lang, t } from "./i18n.js";
 import { $ } from "./util.js";
 
 let app = null;
@@ -57,6 +59,8 @@ export function init(context) {
     }
     syncQuiet();
   });
+  $("password-form").addEventListener("submit", changePassword);
+  $("sessions-end-others").addEventListener("click", endOtherSessions);
   $("notify-permission-btn").addEventListener("click", async () => {
     if ("Notification" in window) await Notification.requestPermission().catch(() => {});
     renderPermission();
@@ -82,6 +86,9 @@ export function update(me) {
     addZoneOption($("set-time-zone"), me.time_zone);
     $("set-time-zone").value = me.time_zone;
   }
+  const changeable = me.credentials_changeable !== false;
+  $("password-managed").hidden = changeable;
+  $("password-fields").hidden = !changeable;
   const quiet = Boolean(me.quiet_from && me.quiet_to);
   $("set-quiet-on").checked = quiet;
   $("set-quiet-from").value = quiet ? me.quiet_from : "";
@@ -93,7 +100,10 @@ export function show() {
   dirty = false;
   if (app.state.me) update(app.state.me);
   $("settings-status").textContent = "";
+  $("password-status").textContent = "";
+  $("sessions-status").textContent = "";
   renderPermission();
+  loadSessions();
 }
 
 function renderPermission() {
@@ -146,4 +156,138 @@ async function save(event) {
   } finally {
     $("settings-save").disabled = false;
   }
+}
+
+// --- my password ----------------------------------------------------------------------------
+
+function setStatus(id, text, isError = false) {
+  const status = $(id);
+  status.textContent = text;
+  status.classList.toggle("is-error", isError);
+}
+
+async function changePassword(event) {
+  event.preventDefault();
+  const old = $("pw-old").value;
+  const fresh = $("pw-new").value;
+  if (!old || !fresh) {
+    setStatus("password-status", t("settings.passwordMissing"), true);
+    return;
+  }
+  if (fresh !== $("pw-new2").value) {
+    setStatus("password-status", t("settings.passwordMismatch"), true);
+    return;
+  }
+  $("password-save").disabled = true;
+  setStatus("password-status", t("common.saving"));
+  // The socket's token carries the old password's stamp: it waits, then reconnects.
+  app.pauseSocket();
+  try {
+    const answer = await app.api("POST", "/api/me/password", {
+      old_password: old,
+      new_password: fresh,
+    });
+    tokens.save({ access: answer.access, refresh: answer.refresh });
+    for (const id of ["pw-old", "pw-new", "pw-new2"]) $(id).value = "";
+    setStatus("password-status", t("settings.passwordChanged"));
+    loadSessions();
+  } catch (error) {
+    setStatus("password-status", error.message, true);
+  } finally {
+    $("password-save").disabled = false;
+    app.resumeSocket();
+  }
+}
+
+// --- my signed-in devices -------------------------------------------------------------------
+
+function when(value) {
+  try {
+    return new Date(value).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" });
+  } catch {
+    return String(value);
+  }
+}
+
+function deviceName(session) {
+  const kind = t(`settings.kind.${session.kind}`);
+  return `${session.browser || t("settings.unknownBrowser")} (${kind})`;
+}
+
+function methodName(method) {
+  const key = `settings.method.${method}`;
+  const said = t(key);
+  return said === key ? method : said;
+}
+
+function sessionItem(session) {
+  const item = document.createElement("li");
+  item.className = "session-item";
+  item.dataset.sessionId = String(session.id);
+  item.dataset.current = String(session.current);
+  const text = document.createElement("div");
+  text.className = "session-text";
+  const name = document.createElement("div");
+  name.className = "session-name";
+  // Browser names come from User-Agent headers: text only, never markup.
+  name.textContent = deviceName(session);
+  const meta = document.createElement("div");
+  meta.className = "session-meta";
+  meta.textContent = t("settings.deviceMeta", {
+    method: methodName(session.method),
+    address: session.address || "-",
+    since: when(session.since),
+    seen: when(session.last_seen),
+  });
+  text.append(name, meta);
+  item.append(text);
+  if (session.current) {
+    const here = document.createElement("span");
+    here.className = "session-here";
+    here.textContent = t("settings.thisDevice");
+    item.append(here);
+  } else {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-small";
+    button.textContent = t("settings.signOut");
+    button.setAttribute("aria-label", t("settings.signOutLabel", { device: deviceName(session) }));
+    button.addEventListener("click", () => endSession(session, button));
+    item.append(button);
+  }
+  return item;
+}
+
+async function loadSessions() {
+  try {
+    const { sessions } = await app.api("GET", "/api/me/sessions");
+    $("sessions-list").replaceChildren(...sessions.map(sessionItem));
+    $("sessions-end-others").hidden = !sessions.some((s) => !s.current);
+  } catch (error) {
+    setStatus("sessions-status", error.message, true);
+  }
+}
+
+async function endSession(session, button) {
+  button.disabled = true;
+  try {
+    await app.api("DELETE", `/api/me/sessions/${session.id}`);
+    setStatus("sessions-status", t("settings.signedOut", { device: deviceName(session) }));
+  } catch (error) {
+    setStatus("sessions-status", error.message, true);
+  }
+  await loadSessions();
+}
+
+async function endOtherSessions() {
+  $("sessions-end-others").disabled = true;
+  try {
+    const { ended } = await app.api("DELETE", "/api/me/sessions");
+    setStatus("sessions-status", t("settings.signedOutOthers", { n: ended }));
+  } catch (error) {
+    setStatus("sessions-status", error.message, true);
+  } finally {
+    $("sessions-end-others").disabled = false;
+  }
+  await loadSessions();
 }

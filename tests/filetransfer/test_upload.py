@@ -13,6 +13,7 @@ from PIL import Image
 from filetransfer import services
 from filetransfer.models import FileLog
 from messages.models import Message
+from orgsync.services import users_set_active
 from tests.conftest import send
 from tests.filetransfer.conftest import (
     HAS_FFMPEG,
@@ -431,3 +432,16 @@ def test_upload_by_a_stranger_a_leaver_or_anonymous_is_refused(
     assert_error(upload(carol, group.pk, [("a.png", png())]), 403, "not_room_member")
     assert_error(upload(None, group.pk, [("a.png", png())]), 401)
     assert FileLog.objects.count() == 0 and stored_files(media) == []
+
+
+def test_upload_to_a_one_on_one_room_whose_peer_is_deactivated_is_409(
+    upload, make_user, alice, bob, direct, media
+):
+    admin = make_user(user_id="it.admin", is_staff=True, is_superuser=True)
+    users_set_active(actor=admin, user_pks=[bob.pk], active=False)
+
+    response = upload(alice, direct.pk, [("a.png", png())])
+
+    assert_error(response, 409, "peer_deactivated")
+    assert FileLog.objects.count() == 0 and stored_files(media) == []
+    assert not Message.objects.filter(room=direct).exists()

@@ -25,9 +25,9 @@ def reads(monkeypatch) -> list[list[int]]:
     seen: list[list[int]] = []
     real = auth._active_and_password
 
-    async def spy(pks: list[int]):
+    async def spy(pks: list[int], sids=()):
         seen.append(sorted(pks))
-        return await real(pks)
+        return await real(pks, sids)
 
     monkeypatch.setattr(auth, "_active_and_password", spy)
     return seen
@@ -84,7 +84,7 @@ async def test_each_check_reads_the_account_after_it_was_asked(reads):
 
 
 async def test_a_database_outage_reaches_every_waiting_frame(monkeypatch):
-    async def down(pks: list[int]):
+    async def down(pks: list[int], sids=()):
         raise OperationalError(2002, "Can't connect to MySQL server")
 
     monkeypatch.setattr(auth, "_active_and_password", down)

@@ -169,7 +169,7 @@ def test_admin_deactivate_action_deactivates_and_refuses_their_tokens(
     assert park.is_active is False
     assert park.is_synced is False  # the next HR batch will not bring them back
     assert park.modified_by == "it.admin"
-    assert len(callbacks) == 1  # the sockets are closed after commit
+    assert len(callbacks) == 2  # after commit: his rooms are pushed, his sockets closed
     assert client.get("/api/me").status_code == 401
 
 

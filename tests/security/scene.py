@@ -29,7 +29,7 @@ from messages import services as message_services
 from messages.models import Message, MessageReceipt
 from notifications.models import WebPushSubscription
 from orgsync import services as org_services
-from orgsync.models import User
+from orgsync.models import LoginSession, User
 from rooms.models import Room, RoomMember
 from tests.factories import UserFactory
 
@@ -106,6 +106,8 @@ class Scene:
     reply_msg: str
     file_msg: str
     preview_token: str
+    # A signed-in device of the master's, which nobody else may sign out.
+    master_session: int = 0
     tokens: dict[str, str | None] = field(default_factory=dict)
 
     def user(self, actor: str) -> User | None:
@@ -157,7 +159,13 @@ class Scene:
             .order_by("pk")
             .values_list("user_id", "endpoint")
         )
+        sessions = list(
+            LoginSession.objects.filter(user__in=people)
+            .order_by("pk")
+            .values_list("pk", "user_id", "ended_at")
+        )
         return (
+            sessions,
             room.name,
             room.master_id,
             room.member_count,
@@ -228,6 +236,11 @@ def build_scene() -> Scene:
         reply_msg=reply["msg_id"],
         file_msg=file["msg_id"],
         preview_token=str(preview.token),
+        master_session=AccessToken(
+            org_services.login_tokens(
+                user=master, method="password", device="mobile", address="10.0.0.1"
+            )["access"]
+        )["sid"],
     )
     scene.tokens = {
         ANON: None,

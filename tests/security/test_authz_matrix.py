@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from messenger.gateway.consumer import EVENTS
+from orgsync import services as org_services
 from tests.factories import PASSWORD
 from tests.gateway.conftest import Client, connect
 from tests.messages.helpers import assert_error
@@ -100,6 +101,17 @@ ROOM_MASTER = Rule(
     may=(MASTER,),
     refused={**TOKEN_REFUSALS, **STRANGERS, **NOT_FOUND, MEMBER: (403, "not_room_master")},
 )
+# A signed-in device: only its owner may sign it out; anyone else's is answered as unknown.
+SESSION_OWNER = Rule(
+    "the session's owner",
+    may=(MASTER,),
+    refused={
+        **TOKEN_REFUSALS,
+        **NOT_FOUND,
+        OUTSIDER: (404, "not_found"),
+        MEMBER: (404, "not_found"),
+    },
+)
 MESSAGE_SENDER = Rule(
     "the message's sender",
     may=(SENDER,),
@@ -167,6 +179,15 @@ REST: dict[tuple[str, str, str], Call] = {
     # tries it configured.
     ("auth-erp", "post", ""): Call(PUBLIC, body=lambda s: {"ticket": "a.b.c"}, ok=(404,)),
     ("auth-ws-ticket", "post", ""): Call(SIGNED_IN),
+    # Holding the refresh token is the proof: no access token needed.
+    ("logout", "post", ""): Call(
+        PUBLIC,
+        body=lambda s: {
+            "refresh": org_services.login_tokens(
+                user=s.outsider, method="password", device="web", address=""
+            )["refresh"]
+        },
+    ),
     ("schema", "get", ""): Call(PUBLIC),
     ("docs", "get", ""): Call(PUBLIC),
     **{("api/^.*$", method, ""): CATCH_ALL for method in ("get", "post", "put", "patch", "delete")},
@@ -174,6 +195,13 @@ REST: dict[tuple[str, str, str], Call] = {
     ("me", "patch", ""): Call(
         SIGNED_IN, body=lambda s: {"nickname": "회의 중", "notify_off": True}
     ),
+    ("me-password", "post", ""): Call(
+        SIGNED_IN, body=lambda s: {"old_password": PASSWORD, "new_password": "Quiet-river-5521"}
+    ),
+    ("me-sessions", "get", ""): Call(SIGNED_IN),
+    # Signing out my other devices: nobody else's.
+    ("me-sessions", "delete", ""): Call(SIGNED_IN),
+    ("me-session", "delete", ""): Call(SESSION_OWNER, target="session"),
     ("me-picture", "put", ""): Call(SIGNED_IN, body=_picture, multipart=True),
     ("me-picture", "post", ""): Call(SIGNED_IN, body=_picture, multipart=True),
     ("me-picture", "delete", ""): Call(SIGNED_IN),
@@ -248,6 +276,8 @@ def _url(key: tuple[str, str, str], call: Call, scene: Scene, *, unknown: bool) 
         kwargs["user_id"] = "no.such.person" if unknown else scene.member.user_id
     elif call.target == "preview":
         kwargs["token"] = _new() if unknown else scene.preview_token
+    elif call.target == "session":
+        kwargs["session_id"] = UNKNOWN_ROOM if unknown else scene.master_session
     url = reverse(name, kwargs=kwargs)
     if call.query is not None:
         query = call.query(scene)
