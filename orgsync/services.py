@@ -341,16 +341,25 @@ def password_change_refused(*, user: User, state: str, address: str) -> ActionLo
 
 
 def login_record(
-    *, user_id: Any, ok: bool, device: Any, address: str, locked: bool = False
+    *,
+    user_id: Any,
+    ok: bool,
+    device: Any,
+    address: str,
+    locked: bool = False,
+    unreachable: bool = False,
 ) -> ActionLog:
     """Log one login attempt, successful or not, with the account when it exists; `locked`
-    marks one refused by the failed-login limit before its password was tried."""
+    marks one refused by the failed-login limit before its password was tried, `unreachable`
+    one whose password the company directory could not check."""
     attempted = user_id[:64] if isinstance(user_id, str) else ""
     user = User.objects.filter(user_id=attempted).first() if attempted else None
     if ok:
         state = "ok"
     elif locked:
         state = "locked"
+    elif unreachable:
+        state = "dir_down"
     elif user is None:
         state = "unknown"
     elif not user.is_active:
