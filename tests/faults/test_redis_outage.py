@@ -3,7 +3,8 @@
 One uvicorn process with the production settings as shipped (the send rate limit on,
 notifications on), on the private Redis, which is killed while people chat and started again
 (empty) a few seconds later. Nobody should notice more than pushes pausing: every send during
-the outage is stored and acked at once, a socket opened during the outage is accepted, REST
+the outage is stored and acked at once, a socket opened during the outage (with a socket
+ticket, as the browser opens it) is accepted, REST
 sends work, and once Redis is back the server closes its sockets with 1012 so that their
 clients reconnect, catch up by seq and get pushes again.
 """
@@ -32,8 +33,10 @@ SENDS_DURING_OUTAGE = 10
 class Socket:
     """A socket of one person: acks by request id, pushes kept in order, the close code."""
 
-    def __init__(self, server: AppServer, token: str) -> None:
-        self.url = f"{server.ws}?kind=web&token={token}"
+    def __init__(self, server: AppServer, token: str, *, ticket: str | None = None) -> None:
+        # A browser opens its socket with a single-use ticket; other clients with the token.
+        credential = f"ticket={ticket}" if ticket else f"token={token}"
+        self.url = f"{server.ws}?kind=web&{credential}"
         self.ws: Any = None
         self.reader: asyncio.Task | None = None
         self.acks: dict[str, asyncio.Future] = {}
@@ -126,8 +129,14 @@ def test_redis_outage_sends_stored_and_sockets_accepted(
             # Stored and acked: the rate limit lets the send through while it cannot count.
             assert ack["ok"], ack
             assert ack["data"]["body"] == f"down-{n}"
-        # A socket opened during the outage is accepted and can send.
-        c = Socket(server, carol)
+        # A socket opened during the outage, as the browser opens it (with a socket ticket),
+        # is accepted and can send.
+        async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+            issued = await http.post(
+                "/api/auth/ws-ticket", headers={"Authorization": f"Bearer {carol}"}
+            )
+        assert issued.status_code == 200, issued.text
+        c = Socket(server, carol, ticket=issued.json()["ticket"])
         await c.open()
         ack = await c.send(room_id, "down-carol")
         assert ack["ok"], ack
