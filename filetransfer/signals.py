@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import receiver
 
 from filetransfer import services
 from filetransfer.tasks import link_preview
 from messages.models import Message
 from messages.signals import messages_appended
+from messenger.outage import queue_on_commit
 
 
 @receiver(messages_appended, dispatch_uid="filetransfer.queue_link_preview")
 def queue_link_preview(sender: Any, messages: list[Message], **kwargs: Any) -> None:
     for message in messages:
         if services.link_preview_wanted(message):
-            message_pk = message.pk
-            transaction.on_commit(
-                lambda message_pk=message_pk: link_preview.delay(message_pk), robust=True
+            queue_on_commit(
+                link_preview,
+                message.pk,
+                part="link previews",
+                consequence="messages sent get no link preview",
             )

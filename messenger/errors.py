@@ -124,6 +124,17 @@ class ServiceUnavailable(ApplicationError):
     message = _("The service is briefly unavailable (database or Redis); try again.")
 
 
+class DirectoryUnavailable(ServiceUnavailable):
+    """The company directory (LDAP / Active Directory) could not be asked about a password: down,
+    too slow, or refusing the messenger's own connection. Never reported as a wrong password."""
+
+    code = "directory_unavailable"
+    message = _(
+        "The company directory cannot be reached, so your password cannot be checked right now. "
+        "This does not mean your password is wrong; try again in a few minutes."
+    )
+
+
 # A lost or refused connection to the database or Redis, a lock wait timeout, a deadlock: the
 # request did nothing it can report, and the same request (idempotent by its ids) may be sent
 # again. Anything else unknown stays a 500.
@@ -133,6 +144,16 @@ def _outage_types() -> tuple[type[BaseException], ...]:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+def is_redis_outage(exc: BaseException) -> bool:
+    """Whether `exc` is a lost, refused or timed-out connection to Redis (as the cache, the
+    fan-out or, through kombu, Celery's broker)."""
+    from kombu.exceptions import OperationalError as BrokerUnreachable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | BrokerUnreachable)
 
 
 def as_outage(exc: BaseException) -> ServiceUnavailable | None:

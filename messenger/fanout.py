@@ -9,6 +9,10 @@ of this process are called directly. Each process turns the frame into a `Push` 
 text and WebSocket frame bytes all its receiving sockets share. Pushes are at-most-once;
 clients recover by seq.
 
+While Redis is down, publishing fails open (messenger.outage: logged, the push is lost) and
+sockets still connect; once the hub's subscription is back it closes its sockets (1012), so
+their clients reconnect and catch up by seq what they missed.
+
 Measured against channels-redis group sends in docs/benchmarks.md.
 """
 
@@ -26,9 +30,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from messenger.errors import is_redis_outage
+from messenger.outage import fail_open, redis_down
+
 logger = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 1012
+PUSH_LOST = "pushes are lost until it is back (clients catch up by seq after the 1012 close)"
 # Envelopes already received that one dispatch takes together, at most.
 DRAIN_MAX = 100
 
@@ -150,7 +158,7 @@ def published_together() -> Iterator[None]:
         envelopes, _held.envelopes = _held.envelopes, None
         if envelopes:
             try:
-                _publish_now(envelopes)
+                fail_open("fan-out publish", PUSH_LOST, lambda: _publish_now(envelopes), None)
             except Exception:
                 logger.exception("fan-out publish of %d envelopes failed", len(envelopes))
 
@@ -161,7 +169,7 @@ def publish(data: bytes) -> None:
     if held is not None:
         held.append(data)
         return
-    _publish_now([data])
+    fail_open("fan-out publish", PUSH_LOST, lambda: _publish_now([data]), None)
 
 
 def _publish_now(envelopes: list[bytes]) -> None:
@@ -182,7 +190,12 @@ async def apublish(data: bytes) -> None:
     """The same as `publish`, from the event loop without blocking it."""
     if settings.REDIS_URL:
         hub = await Hub.running()
-        await hub.redis.publish(_channel(), data)
+        try:
+            await hub.redis.publish(_channel(), data)
+        except Exception as exc:
+            if not is_redis_outage(exc):
+                raise
+            redis_down("fan-out publish", PUSH_LOST, exc)
         return
     for hub in list(_hubs.values()):
         if hub.loop is asyncio.get_running_loop():
@@ -201,21 +214,26 @@ class Hub:
         self.loop = loop
         self.local: dict[int, set[Connection]] = {}
         self.redis: Any = None
-        self._started = asyncio.Event()
+        # Set once the first subscription has been tried, whether it worked or not: sockets
+        # wait for it, so that a socket opened with Redis up misses no push, and one opened
+        # with Redis down is accepted (and closed with 1012 once the subscription is back).
+        self._tried = asyncio.Event()
         self._listener: asyncio.Task | None = None
 
     @classmethod
     async def running(cls) -> Hub:
-        """The hub of the running loop, subscribed and ready before it is returned."""
+        """The hub of the running loop, returned once its first subscription has been tried
+        (subscribed, unless Redis is down)."""
         loop = asyncio.get_running_loop()
         hub = _hubs.get(loop)
         if hub is None:
             hub = _hubs[loop] = cls(loop)
             if settings.REDIS_URL:
+                hub.redis = hub._client()
                 hub._listener = loop.create_task(hub._listen())
             else:
-                hub._started.set()
-        await hub._started.wait()
+                hub._tried.set()
+        await hub._tried.wait()
         return hub
 
     def register(self, conn: Connection) -> None:
@@ -278,9 +296,8 @@ class Hub:
                 group = shared[key] = Pushes(tuple(pushes))
             conn.deliver(group)
 
-    async def _listen(self) -> None:
-        """Subscribe and dispatch; after losing Redis, close local sockets so that their
-        clients reconnect and catch up by seq instead of silently missing pushes."""
+    @staticmethod
+    def _client() -> Any:
         import redis.asyncio as aioredis
 
         # Reads wait at most 15 s (then a PING proves the connection alive), under the
@@ -294,22 +311,28 @@ class Hub:
             socket_timeout=30,
             socket_connect_timeout=5,
         )
-        self.redis = aioredis.Redis(connection_pool=pool)
+        return aioredis.Redis(connection_pool=pool)
+
+    async def _listen(self) -> None:
+        """Subscribe and dispatch. Each time the subscription is made, the sockets already
+        here are closed (1012): they were opened or lived on while it was lost (Redis down),
+        so their clients reconnect and catch up by seq instead of silently missing pushes."""
         backoff = 0.5
-        first = True
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(_channel())
                 # Wait for the confirmation: pushes published after this are ours.
                 await pubsub.get_message(timeout=5)
-                if not first:
-                    logger.warning("fan-out subscription restored; closing local sockets")
+                if self.local:
+                    logger.warning(
+                        "fan-out subscription restored; closing %d local sockets",
+                        self.connections(),
+                    )
                     for conns in list(self.local.values()):
                         for conn in tuple(conns):
                             conn.control("close", {"code": CLOSE_SERVICE_RESTART})
-                first = False
-                self._started.set()
+                self._tried.set()
                 backoff = 0.5
                 while True:
                     message = await pubsub.get_message(timeout=15)
@@ -327,8 +350,18 @@ class Hub:
                     self.dispatch_many(envelopes)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("fan-out subscription lost; retrying in %.1f s", backoff)
+            except Exception as exc:
+                if is_redis_outage(exc):
+                    logger.warning(
+                        "fan-out subscription lost (%s: %s); retrying in %.1f s",
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                else:
+                    logger.exception("fan-out subscription lost; retrying in %.1f s", backoff)
+                # Sockets opened meanwhile are accepted; they are closed once it is back.
+                self._tried.set()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10)
             finally:

@@ -5,6 +5,11 @@ settings.RATE_LIMITS. Counters live in the Django cache (Redis in production, so
 across server processes): a window opens with the first counted call and lasts the period; a
 call past N in the window raises RateLimited with the seconds until the window closes. REST
 renders it as 429 with Retry-After, the socket as an error ack with the same body.
+
+While the cache is unreachable (Redis down) the limits fail open: every call is let through
+and a warning says so, at most once a minute. Refusing every send, login and upload because
+the counter is gone would turn a Redis outage into a messenger outage (docs/reliability.md);
+a limit that is briefly not enforced costs far less.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,6 +29,9 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from messenger.errors import RateLimited
+from messenger.outage import fail_open
+
+T = TypeVar("T")
 
 KEY_PREFIX = "ratelimit"
 UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
@@ -118,6 +127,13 @@ def _count(scope: str, key: object, rate: Rate, calls: int = 1) -> int:
     return calls
 
 
+def _fail_open(scope: str, operation: Callable[[], T], fallback: T) -> T:
+    """`operation()` on the cache, or `fallback` (the call let through) if Redis is down."""
+    return fail_open(
+        "rate limits", f"rate limits are not enforced ({scope} first)", operation, fallback
+    )
+
+
 def rate_limit_hit(*, scope: str, key: object) -> None:
     """Count one call of `key` (a user pk, a hashed user id, an address) in `scope`; raise
     RateLimited when it is past the scope's rate. Refused calls count too, but never make the
@@ -132,7 +148,9 @@ def rate_limit_take(*, scope: str, key: object, calls: int) -> int:
     rate = rate_for(scope)
     if rate is None or calls <= 0:
         return max(calls, 0)
-    used = _count(scope, key, rate, calls)
+    used = _fail_open(scope, lambda: _count(scope, key, rate, calls), None)
+    if used is None:
+        return calls
     return max(0, min(calls, rate.count - (used - calls)))
 
 
@@ -140,7 +158,8 @@ def rate_limit_refusal(*, scope: str, key: object) -> RateLimited:
     """The error for a call of `key` refused in `scope` (its Retry-After from the window)."""
     rate = rate_for(scope)
     assert rate is not None
-    return _refusal(scope, cache.get(_keys(scope, key)[1]), rate)
+    since = _fail_open(scope, lambda: cache.get(_keys(scope, key)[1]), None)
+    return _refusal(scope, since, rate)
 
 
 def rate_limit_record(*, scope: str, key: object) -> None:
@@ -148,7 +167,7 @@ def rate_limit_record(*, scope: str, key: object) -> None:
     the next try."""
     rate = rate_for(scope)
     if rate is not None:
-        _count(scope, key, rate)
+        _fail_open(scope, lambda: _count(scope, key, rate), 0)
 
 
 def rate_limit_check(*, scope: str, key: object) -> None:
@@ -158,11 +177,11 @@ def rate_limit_check(*, scope: str, key: object) -> None:
     if rate is None:
         return
     count_key, since_key = _keys(scope, key)
-    values = cache.get_many([count_key, since_key])
+    values = _fail_open(scope, lambda: cache.get_many([count_key, since_key]), {})
     if int(values.get(count_key) or 0) >= rate.count:
         raise _refusal(scope, values.get(since_key), rate)
 
 
 def rate_limit_clear(*, scope: str, key: object) -> None:
     """Forget the calls of `key` in `scope` (a successful login clears its failures)."""
-    cache.delete_many(list(_keys(scope, key)))
+    _fail_open(scope, lambda: cache.delete_many(list(_keys(scope, key))), None)

@@ -43,6 +43,8 @@ ERROR_DESCRIPTIONS = {
     415: "The body's content type is not accepted.",
     416: "The requested range is not satisfiable.",
     429: "Too many requests; slow down.",
+    503: "Briefly unavailable: the database, Redis (`unavailable`) or the company directory "
+    "that checks passwords (`directory_unavailable`); try again.",
 }
 
 

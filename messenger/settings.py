@@ -6,6 +6,7 @@ DJANGO_DEBUG=0 it refuses to start unless the production settings are all given.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -238,9 +239,17 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+            # A Redis host that is down answers nothing: without a connect timeout each cache
+            # call (a send's rate limit) would hang for the kernel's TCP retries (minutes)
+            # before failing open (messenger/outage.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL
+    # Every key and pub/sub channel of the broker (the queue list, bindings, unacked tasks,
+    # the workers' control and event channels) under the prefix: two installations on one
+    # Redis never take each other's tasks, which carry database ids.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -442,6 +451,41 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 # A CSRF refusal that Secure cookies on an http request explain says so (messenger/security.py).
 CSRF_FAILURE_VIEW = "messenger.views.csrf_failure"
+
+# --- Sign-on: directory passwords (LDAP / Active Directory) ------------------------------------
+# With MESSENGER_LDAP_URI set, POST /api/auth/token checks the password of an HR-synced person
+# against the company directory (orgsync/auth_backends.py; docs/sso.md); manual accounts keep
+# their local passwords. docs/operations.md explains each variable.
+MESSENGER_LDAP = {
+    # One or more space-separated URIs, ldap:// or ldaps://, tried in order.
+    "URI": env("MESSENGER_LDAP_URI"),
+    # The account that searches for people (empty: an anonymous search).
+    "BIND_DN": env("MESSENGER_LDAP_BIND_DN"),
+    "BIND_PASSWORD": env("MESSENGER_LDAP_BIND_PASSWORD"),
+    "USER_BASE": env("MESSENGER_LDAP_USER_BASE"),
+    # The attribute holding the messenger's user id: uid (OpenLDAP), sAMAccountName (AD).
+    "USER_ATTR": env("MESSENGER_LDAP_USER_ATTR", "uid"),
+    # An extra filter ANDed to the search, e.g. (objectClass=person).
+    "USER_FILTER": env("MESSENGER_LDAP_USER_FILTER"),
+    "START_TLS": env_bool("MESSENGER_LDAP_START_TLS", False),
+    # CA certificates (PEM) trusted for ldaps:// and StartTLS; empty: the system's store.
+    "CA_FILE": env("MESSENGER_LDAP_CA_FILE"),
+    # Connecting, and each search or bind, give up after this long (then 503).
+    "TIMEOUT_SECONDS": env_int("MESSENGER_LDAP_TIMEOUT_SECONDS", 5),
+}
+if MESSENGER_LDAP["URI"]:
+    if not MESSENGER_LDAP["USER_BASE"]:
+        raise ImproperlyConfigured("MESSENGER_LDAP_URI is set, so MESSENGER_LDAP_USER_BASE is too.")
+    if not all(uri.startswith(("ldap://", "ldaps://")) for uri in MESSENGER_LDAP["URI"].split()):
+        raise ImproperlyConfigured("MESSENGER_LDAP_URI takes ldap:// or ldaps:// URIs.")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", MESSENGER_LDAP["USER_ATTR"]):
+        raise ImproperlyConfigured("MESSENGER_LDAP_USER_ATTR is one attribute name, e.g. uid.")
+# The directory backend does nothing while MESSENGER_LDAP_URI is empty; the local one comes
+# first, as Django's own would (force_login and sessions without a backend use the first).
+AUTHENTICATION_BACKENDS = [
+    "orgsync.auth_backends.LocalPasswordBackend",
+    "orgsync.auth_backends.DirectoryPasswordBackend",
+]
 
 # --- HR sync --------------------------------------------------------------------------------
 # The HR interface-table sync (docs/hr-interface.md) and the directory's profile pictures.

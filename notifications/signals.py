@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.dispatch import receiver
 
 from messages.models import Message
 from messages.signals import messages_appended
+from messenger.outage import queue_on_commit
 from notifications.rules import SYSTEM_TYPES
 from notifications.tasks import message_notify
 
@@ -24,4 +24,9 @@ def queue_message_notify(sender: Any, messages: list[Message], **kwargs: Any) ->
         return
     pks = [m.pk for m in messages if m.sender_id is not None and m.type not in SYSTEM_TYPES]
     if pks:
-        transaction.on_commit(lambda: message_notify.delay(pks), robust=True)
+        queue_on_commit(
+            message_notify,
+            pks,
+            part="notifications",
+            consequence="new messages are not notified",
+        )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -25,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from messenger.errors import ApplicationError
+from messenger.errors import ApplicationError, DirectoryUnavailable
 from orgsync import services
 from orgsync.models import (
     ActionLog,
@@ -152,6 +153,21 @@ class BranchFilter(admin.SimpleListFilter):
                 branch.add(pk)
                 todo.extend(children.get(pk, []))
         return queryset.filter(org_id__in=branch)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login, where a synced staff member's password is checked by the company
+    directory (orgsync/auth_backends.py): a directory that cannot be reached is said so on the
+    form, as the API's 503 says it, instead of a server error."""
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except DirectoryUnavailable as error:
+            raise forms.ValidationError(error.message, code=error.code) from error
+
+
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -32,7 +32,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from messenger.errors import InvalidInput, RateLimited
+from messenger.errors import DirectoryUnavailable, InvalidInput, RateLimited
 from messenger.ratelimit import rate_limit_check, rate_limit_clear, rate_limit_record
 from messenger.schema import error_responses
 from orgsync import selectors, services, sessions
@@ -63,11 +63,15 @@ class LoginApi(TokenObtainPairView):
     account, wrong password, deactivated account) is logged as login_fail with the reason and
     counted against the user id and the client address. Past RATE_LIMITS login_user or login_ip
     failures, attempts are refused with 429 (logged as `locked`) without trying the password.
+    When the company directory checks the password (orgsync/auth_backends.py) and cannot be
+    reached, the answer is 503 directory_unavailable, logged as `dir_down` and not counted.
     """
 
     serializer_class = PasswordSerializer
 
-    @extend_schema(responses={200: TokenObtainPairSerializer, **error_responses(400, 401)})
+    @extend_schema(
+        responses={200: TokenObtainPairSerializer, **error_responses(400, 401, 429, 503)}
+    )
     def post(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         data = request.data if hasattr(request.data, "get") else {}
@@ -91,6 +95,10 @@ class LoginApi(TokenObtainPairView):
             rate_limit_record(scope="login_ip", key=attempt["address"])
             if user_key:
                 rate_limit_record(scope="login_user", key=user_key)
+            raise
+        except DirectoryUnavailable:
+            # Nobody's fault but the directory's: logged, not counted against the limits.
+            services.login_record(ok=False, unreachable=True, **attempt)
             raise
         except TokenError as error:
             raise InvalidToken(error.args[0]) from error

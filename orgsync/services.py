@@ -79,6 +79,33 @@ def profile_update(*, user: User, changes: dict[str, Any]) -> User:
     return user
 
 
+def action_log_build(
+    *,
+    user: User | None,
+    work: str,
+    device: str = "",
+    state: str = "",
+    started_at: Any = None,
+    ended_at: Any = None,
+    detail: str = "",
+) -> ActionLog:
+    """One line of the action log, not yet saved (action_log_record saves one,
+    action_log_record_many several at once)."""
+    duration = 0
+    if started_at is not None and ended_at is not None:
+        duration = max(int((ended_at - started_at).total_seconds()), 0)
+    return ActionLog(
+        user=user,
+        work=work,
+        device=device[:10],
+        state=state[:10],
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_seconds=duration,
+        detail=detail[:200],
+    )
+
+
 def action_log_record(
     *,
     user: User | None,
@@ -90,19 +117,22 @@ def action_log_record(
     detail: str = "",
 ) -> ActionLog:
     """Append one line to the action log (connect/disconnect with duration, logins, syncs)."""
-    duration = 0
-    if started_at is not None and ended_at is not None:
-        duration = max(int((ended_at - started_at).total_seconds()), 0)
-    return ActionLog.objects.create(
+    entry = action_log_build(
         user=user,
         work=work,
-        device=device[:10],
-        state=state[:10],
+        device=device,
+        state=state,
         started_at=started_at,
         ended_at=ended_at,
-        duration_seconds=duration,
-        detail=detail[:200],
+        detail=detail,
     )
+    entry.save(force_insert=True)
+    return entry
+
+
+def action_log_record_many(entries: list[ActionLog]) -> None:
+    """Append lines built by action_log_build in one INSERT per thousand."""
+    ActionLog.objects.bulk_create(entries, batch_size=1000)
 
 
 def sessions_close(user_pks: list[int], code: int) -> None:
@@ -311,16 +341,25 @@ def password_change_refused(*, user: User, state: str, address: str) -> ActionLo
 
 
 def login_record(
-    *, user_id: Any, ok: bool, device: Any, address: str, locked: bool = False
+    *,
+    user_id: Any,
+    ok: bool,
+    device: Any,
+    address: str,
+    locked: bool = False,
+    unreachable: bool = False,
 ) -> ActionLog:
     """Log one login attempt, successful or not, with the account when it exists; `locked`
-    marks one refused by the failed-login limit before its password was tried."""
+    marks one refused by the failed-login limit before its password was tried, `unreachable`
+    one whose password the company directory could not check."""
     attempted = user_id[:64] if isinstance(user_id, str) else ""
     user = User.objects.filter(user_id=attempted).first() if attempted else None
     if ok:
         state = "ok"
     elif locked:
         state = "locked"
+    elif unreachable:
+        state = "dir_down"
     elif user is None:
         state = "unknown"
     elif not user.is_active:

@@ -1,6 +1,7 @@
 # Sourced by ./run and ./test: installs what the project needs on a fresh machine.
-# - Debian packages: MariaDB client headers and pkg-config (to build mysqlclient) and, for the
-#   tests, Chromium (browser tests drive it through Playwright).
+# - Debian packages: MariaDB client headers and pkg-config (to build mysqlclient), OpenLDAP and
+#   SASL headers (to build python-ldap) and, for the tests, Chromium (browser tests drive it
+#   through Playwright) and slapd (the directory-password tests run a private one).
 # - A virtual environment in .venv with the project's dependencies from pyproject.toml,
 #   reinstalled only when pyproject.toml changes.
 

@@ -34,6 +34,7 @@ from messages import services as message_services
 from messenger import jsoninput, presence
 from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent, as_outage
 from messenger.fanout import Hub, Push, Pushes
+from messenger.gateway import shutdown
 from messenger.gateway.auth import (
     CLOSE_BAD_REQUEST,
     CLOSE_DISABLED,
@@ -48,7 +49,7 @@ from messenger.i18n import language_choose
 from messenger.ratelimit import rate_limit_hit
 from messenger.realtime import apublish_to_users, areplace_sessions, encode_frame
 from orgsync.models import ActionLog, User
-from orgsync.services import action_log_record
+from orgsync.services import action_log_build, action_log_record
 from orgsync.sessions import claimed_sid
 from rooms import selectors as room_selectors
 
@@ -248,6 +249,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.gone = True
         if self.frame_worker is not None:
             await self.frame_worker
+        if shutdown.stopping():
+            # The server is stopping and closing every socket at once: one INSERT for all of
+            # them, presence left to the reconnect (messenger/gateway/shutdown.py).
+            await shutdown.DisconnectRecords.of_running_loop().add(self._disconnect_entry(code))
+            return
         await self._went_offline(code)
 
     # --- pushes from the fan-out hub ----------------------------------------------------------
@@ -353,12 +359,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         kinds = [kind for kind in presence.KINDS if kind in was or kind == self.kind]
         return kinds, room_selectors.direct_peer_pks(user=self.actor)
 
-    @database_sync_to_async
-    def _mark_offline(self, code: int) -> tuple[list[str], list[int]]:
-        """Forget the connection; the presence to announce (kinds, audience). One hop."""
-        presence.presence_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
-        presence.focus_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
-        action_log_record(
+    def _disconnect_entry(self, code: int) -> ActionLog:
+        return action_log_build(
             user=self.actor,
             work=ActionLog.Work.DISCONNECT,
             device=self.kind,
@@ -366,6 +368,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             started_at=self.connected_at,
             ended_at=timezone.now(),
         )
+
+    @database_sync_to_async
+    def _mark_offline(self, code: int) -> tuple[list[str], list[int]]:
+        """Forget the connection; the presence to announce (kinds, audience). One hop."""
+        presence.presence_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
+        presence.focus_clear(user_pk=self.actor.pk, kind=self.kind, conn_id=self.conn_id)
+        self._disconnect_entry(code).save(force_insert=True)
         kinds = presence.presence_kinds([self.actor.pk]).get(self.actor.pk, [])
         return kinds, room_selectors.direct_peer_pks(user=self.actor)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from messenger.gateway.shutdown import stopping_begin
+
 EXTENSION = "messenger.prepared_frames"
 
 # uvicorn pings every socket this often and closes one whose pong is 20 s late. Its default of
@@ -44,7 +46,17 @@ UVICORN_OPTIONS = [
     str(PING_INTERVAL_SECONDS),
     "--ws-ping-timeout",
     "20",
+    # A backstop only: on SIGTERM the sockets are closed (1012) and their bookkeeping written
+    # in one go (messenger/gateway/shutdown.py), in well under a second; whatever still runs
+    # after this many seconds is cancelled, so a deploy never waits longer.
+    "--timeout-graceful-shutdown",
+    "10",
 ]
+
+# A socket told to close at shutdown whose client does not read keeps unsent bytes, and asyncio
+# closes a transport only once its buffer is empty: uvicorn would wait for it for ever
+# ("Waiting for connections to close"). It is cut after this many seconds.
+SHUTDOWN_ABORT_SECONDS = 2.0
 
 
 class PreparedFrameProtocol(WebSocketsSansIOProtocol):
@@ -55,6 +67,18 @@ class PreparedFrameProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][EXTENSION] = {"write": self.write_prepared}
+
+    def shutdown(self) -> None:
+        """The server is stopping (SIGTERM): uvicorn closes the socket with 1012 and gives the
+        application its disconnect; the gateway records it with the others closed at the same
+        moment (messenger/gateway/shutdown.py)."""
+        stopping_begin()
+        super().shutdown()
+        self.loop.call_later(SHUTDOWN_ABORT_SECONDS, self._abort_unflushed)
+
+    def _abort_unflushed(self) -> None:
+        if not self.disconnected:
+            self.transport.abort()
 
     def write_prepared(self, frame: bytes) -> bool:
         """Write one complete, unmasked WebSocket frame; False if the socket cannot take it

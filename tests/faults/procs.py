@@ -182,9 +182,10 @@ class Stack:
             NOTIFICATIONS_ENABLED="0",
             MESSENGER_LINK_PREVIEWS="0",
             PYTHONUNBUFFERED="1",
-            # Each client streams messages far faster than a person's send limit; the limit has
-            # its own tests (tests/security/test_ratelimits.py).
-            MESSENGER_RATE_SEND="off",
+            # Each client streams messages far faster than a person's send limit (whose refusals
+            # have their own tests, tests/security/test_ratelimits.py), but the limit stays on
+            # and counted in Redis, as in production: a Redis outage must not refuse sends.
+            MESSENGER_RATE_SEND="100000/60s",
         )
         env.pop("MYSQL_UNIX_SOCKET", None)
         env.update(extra)

@@ -26,7 +26,12 @@ FILES = 1000 if FULL else 120
 
 def queue_task(stack: Stack, name: str) -> None:
     """Queue a task by name on the private broker, as beat or an admin action would."""
-    app = Celery(broker=stack.redis.url)
+    # The installation's broker keys carry its prefix (messenger/settings.py).
+    prefix = stack.env()["REDIS_PREFIX"]
+    app = Celery(
+        broker=stack.redis.url,
+        broker_transport_options={"global_keyprefix": f"{prefix}:celery:"},
+    )
     try:
         app.send_task(name)
     finally:

@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, server: str = "daphne") -> None:
+    def __init__(self, server: str = "daphne", **env_extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
-        env = dict(os.environ, MYSQL_DATABASE=settings.DATABASES["default"]["NAME"])
+        env = dict(os.environ, MYSQL_DATABASE=settings.DATABASES["default"]["NAME"], **env_extra)
         if server == "uvicorn":
             cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port"]
             cmd += [str(self.port), "--log-level", "warning", *UVICORN_OPTIONS]
@@ -68,8 +68,8 @@ def start_server(transactional_db) -> Iterator:
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     started: list[ServerProcess] = []
 
-    def start(server: str = "daphne") -> ServerProcess:
-        process = ServerProcess(server)
+    def start(server: str = "daphne", **env: str) -> ServerProcess:
+        process = ServerProcess(server, **env)
         started.append(process)
         return process
 

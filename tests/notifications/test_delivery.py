@@ -259,7 +259,9 @@ def test_system_lines_never_notify(
     alice, bob, dave, group, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued: list[int] = []
-    monkeypatch.setattr(signals.message_notify, "delay", queued.append)
+    monkeypatch.setattr(
+        signals.message_notify, "apply_async", lambda args, **options: queued.append(args[0])
+    )
     presence.presence_mark(user_pk=bob.pk, kind="web", conn_id="c1")
     with django_capture_on_commit_callbacks(execute=True):
         _room, line = message_services.room_invite(actor=alice, room_id=group.pk, user_ids=["dave"])
