@@ -10,11 +10,11 @@ from django.db.models import Sum
 
 from filetransfer.errors import FileExpired
 from filetransfer.models import FileLog, LinkPreview
+from messages import selectors as message_selectors
 from messages.models import Message
 from messages.services import FILE_TYPES
-from messenger.errors import InvalidInput, NotFound, NotRoomMember
+from messenger.errors import InvalidInput, NotFound
 from orgsync.models import User
-from rooms import selectors as room_selectors
 
 
 def _parse_id(value: Any, *, field: str) -> uuid.UUID:
@@ -25,18 +25,14 @@ def _parse_id(value: Any, *, field: str) -> uuid.UUID:
 
 
 def file_for_member(*, user: User, msg_id: Any, field: str = "msg_id") -> FileLog:
-    """The stored file of a message the user may see, or NotFound / NotRoomMember / FileExpired.
+    """The stored file of a message the user may see, or NotFound / FileExpired.
 
-    Strangers and members who left are refused, as are members who joined after the message.
+    Strangers, members who left and members who joined after the message are answered as for
+    an unknown message (messages.selectors.message_for_member).
     """
-    message = (
-        Message.objects.select_related("room").filter(msg_id=_parse_id(msg_id, field=field)).first()
+    message, _member = message_selectors.message_for_member(
+        user=user, msg_id=_parse_id(msg_id, field=field), related=("room",)
     )
-    if message is None:
-        raise NotFound("No such message.")
-    member = room_selectors.membership_get(user=user, room_id=message.room_id)
-    if message.seq <= member.joined_seq:
-        raise NotRoomMember("This message was sent before you joined the room.")
     if message.type not in FILE_TYPES:
         raise NotFound("This message has no file.")
     if message.state == Message.State.CANCELLED:

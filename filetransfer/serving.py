@@ -36,26 +36,124 @@ CHUNK = 256 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 _FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 ._()\-]")
 _RUNS = re.compile(r"_+")
+# Longest plain fallback name: what file systems take (romanized Hangul is longer than the name).
+FALLBACK_MAX = 255
+
+# Revised Romanization of Korean, letter by letter (no sound changes across syllables): the
+# initial, vowel and final of each Hangul syllable (U+AC00 + (initial * 21 + vowel) * 28 + final).
+_INITIALS = [
+    "g",
+    "kk",
+    "n",
+    "d",
+    "tt",
+    "r",
+    "m",
+    "b",
+    "pp",
+    "s",
+    "ss",
+    "-",
+    "j",
+    "jj",
+    "ch",
+    "k",
+    "t",
+    "p",
+    "h",
+]
+_VOWELS = [
+    "a",
+    "ae",
+    "ya",
+    "yae",
+    "eo",
+    "e",
+    "yeo",
+    "ye",
+    "o",
+    "wa",
+    "wae",
+    "oe",
+    "yo",
+    "u",
+    "wo",
+    "we",
+    "wi",
+    "yu",
+    "eu",
+    "ui",
+    "i",
+]
+_FINALS = [
+    "",
+    *[
+        "k",
+        "k",
+        "k",
+        "n",
+        "n",
+        "n",
+        "t",
+        "l",
+        "k",
+        "m",
+        "l",
+        "l",
+        "l",
+        "p",
+        "l",
+        "m",
+        "p",
+        "p",
+        "t",
+        "t",
+        "ng",
+        "t",
+        "t",
+        "k",
+        "t",
+        "p",
+        "t",
+    ],
+]
+
+
+def _romanize(ch: str) -> str | None:
+    """A Hangul syllable in Latin letters (회 -> hoe, 록 -> rok), or None for any other."""
+    index = ord(ch) - 0xAC00
+    if not 0 <= index < 11172:
+        return None
+    initial, rest = divmod(index, 21 * 28)
+    vowel, final = divmod(rest, 28)
+    return _INITIALS[initial].strip("-") + _VOWELS[vowel] + _FINALS[final]
 
 
 def _ascii(text: str) -> str:
-    """ASCII look-alike of a name: accents dropped, other letters (Hangul) as one "_" a run."""
+    """A plain ASCII look-alike of (part of) a name: Hangul romanized, accents dropped, any other
+    letter a "_" (one a run); quotes, backslashes, separators and control characters become "_"
+    too, so the quoted header value cannot be broken out of."""
     folded = "".join(
-        unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii") or "_"
+        _romanize(ch)
+        or unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+        or "_"
         for ch in text
     )
-    return _RUNS.sub("_", _FALLBACK_UNSAFE.sub("_", folded)).strip(" ._")
+    return _RUNS.sub("_", _FALLBACK_UNSAFE.sub("_", folded)).strip(" .")
 
 
 def content_disposition(kind: str, name: str) -> str:
     """`attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266, RFC 5987):
-    old clients read the ASCII fallback, every current one the exact UTF-8 name."""
+    old clients read the ASCII fallback, every current one the exact UTF-8 name. The fallback
+    keeps the whole name recognisable (회의록.v2.final.pdf -> hoeuirok.v2.final.pdf; an
+    unreadable part becomes "_", never dropped) and the extension; only a stem too long for a
+    file system is shortened."""
     stem, dot, extension = name.rpartition(".")
     if not (dot and stem):
         stem, extension = name, ""
-    fallback = _ascii(stem) or "file"
-    if _ascii(extension):
-        fallback += "." + _ascii(extension)
+    suffix = "." + _ascii(extension) if _ascii(extension) else ""
+    fallback_stem = _ascii(stem)[: FALLBACK_MAX - len(suffix)].rstrip(" .") or "file"
+    fallback = (fallback_stem + suffix)[:FALLBACK_MAX]
     value = f'{kind}; filename="{fallback}"'
     if fallback != name:
         value += f"; filename*=UTF-8''{quote(name, safe='')}"

@@ -234,8 +234,8 @@ class SearchApi(APIView):
         ],
         responses={
             200: inline_serializer("SearchResult", {"messages": MessageOutput(many=True)}),
-            # room_id names a room: unknown, or not yours.
-            **error_responses(403, 404),
+            # room_id names a room: unknown, or not yours (the same 404).
+            **error_responses(404),
         },
         operation_id="messages_search",
     )

@@ -12,10 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from messages.events import message_payload, unread_for
 from messages.models import Message, MessageReceipt
-from messenger.errors import InvalidInput, NotFound
+from messenger.errors import InvalidInput, NotFound, NotRoomMember
 from orgsync.models import User
 from rooms import selectors as room_selectors
 from rooms.models import RoomMember
@@ -26,6 +27,24 @@ def parse_msg_id(value: Any) -> uuid.UUID:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise InvalidInput("msg_id must be a UUID made by the client.") from None
+
+
+def message_for_member(
+    *, user: User, msg_id: uuid.UUID, related: tuple[str, ...] = ("room", "sender")
+) -> tuple[Message, RoomMember]:
+    """A message the user may see, with their membership of its room, or NotFound. A message
+    that does not exist, one of a room they are not in (or left) and one sent before they
+    joined are answered alike, so that no answer tells an outsider which ids exist."""
+    message = Message.objects.select_related(*related).filter(msg_id=msg_id).first()
+    try:
+        if message is None:
+            raise NotRoomMember()
+        member = room_selectors.membership_get(user=user, room_id=message.room_id)
+    except NotRoomMember:
+        raise NotFound(_("No such message.")) from None
+    if message.seq <= member.joined_seq:
+        raise NotFound(_("No such message."))
+    return message, member
 
 
 def unread_counts(*, room_id: int) -> Callable[[int], int]:
@@ -128,12 +147,7 @@ def messages_page(
 
 def message_readers(*, user: User, msg_id: Any) -> dict[str, Any]:
     """Who has read a message and who has not, among the room's present members."""
-    message = Message.objects.filter(msg_id=parse_msg_id(msg_id)).first()
-    if message is None:
-        raise NotFound("No such message.")
-    member = room_selectors.membership_get(user=user, room_id=message.room_id)
-    if message.seq <= member.joined_seq:
-        raise NotFound("No such message.")
+    message, _member = message_for_member(user=user, msg_id=parse_msg_id(msg_id), related=())
     rows = (
         room_selectors.present_members(message.room_id)
         .filter(joined_seq__lt=message.seq)

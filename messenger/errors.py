@@ -62,11 +62,6 @@ class NotAllowed(ApplicationError):
     message = _("You may not do this.")
 
 
-class NotRoomMember(NotAllowed):
-    code = "not_room_member"
-    message = _("You are not a member of this room.")
-
-
 class NotRoomMaster(NotAllowed):
     code = "not_room_master"
     message = _("Only the room master may do this.")
@@ -81,6 +76,13 @@ class NotFound(ApplicationError):
     status = 404
     code = "not_found"
     message = _("Not found.")
+
+
+class NotRoomMember(NotFound):
+    """Someone not in the room (never was, or left) naming it: answered exactly as a room that
+    does not exist, so that room ids, which are sequential, tell an outsider nothing."""
+
+    message = _("No such room.")
 
 
 class Conflict(ApplicationError):

@@ -3,10 +3,11 @@ error shape of messenger.errors, so a client (and the schema fuzz) knows every s
 
 The errors any operation can give follow from its inputs and its view: 400 when it takes a
 body, query parameters or a message id (a UUID) in its path; 401 when it authenticates; 404 when
-its path names something; 403 when that is a room or a message (members only); 415 when it takes
-a body; 429 when it is throttled. Errors peculiar to one operation (409, 413, ...) are declared
-on the view with `error_responses(...)`. An optional query parameter may be sent empty: the
-views take it as not given.
+its path names something (unknown, or not visible to the caller: one answer for both); 403 when
+that is a room or a message (a member lacking a right); 415 when it takes a body; 429 when it
+is throttled. Errors peculiar to one operation (409, 413, ...) are declared on the view with
+`error_responses(...)`. An optional query parameter may be sent empty: the views take it as
+not given.
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ class SessionJWTScheme(SimpleJWTScheme):
     target_class = "orgsync.authentication.SessionJWTAuthentication"
 
 
-# Path parameters the service parses (a malformed one is a 400) and that name something only the
-# members of its room may see (a 403 for others).
+# Path parameters the service parses (a malformed one is a 400) and that name something of a room,
+# where some actions are for the master or the sender only (a 403 for other members).
 PARSED_PATH_PARAMETERS = {"msg_id"}
 MEMBERS_ONLY_PATH_PARAMETERS = {"room_id", "msg_id"}
 
 ERROR_DESCRIPTIONS = {
     400: "The input is not valid (`invalid`, or a more precise code).",
     401: "Not logged in, or the token is invalid or expired.",
-    403: "Not allowed, e.g. not a member of the room (`not_room_member`).",
-    404: "Not found (or not visible to you).",
+    403: "A member lacking a right: not the room master (`not_room_master`), not the sender.",
+    404: "Not found, or not visible to you (a room you are not in): the same answer.",
     409: "Conflicts with the current state, e.g. a msg_id already used elsewhere.",
     410: "Gone: the file has expired.",
     413: "Too large.",
@@ -48,7 +49,7 @@ ERROR_DESCRIPTIONS = {
 
 
 class ErrorDetailOutput(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_room_member`.")
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`.")
     message = serializers.CharField(help_text="A sentence for people.")
     detail = serializers.JSONField(required=False, help_text="Per-field details, when any.")
 

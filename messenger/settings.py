@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "messenger.security.https_refusal",
             ],
         },
     },
@@ -270,7 +271,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "messenger.jsoninput.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "messenger.schema.AutoSchema",
@@ -442,8 +443,14 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = False
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# The session and CSRF cookies are Secure when people reach the site over https; a browser does
+# not keep a Secure cookie set on an http page, so on an http-only (intranet) install they must
+# not be, or nobody can log into the admin. DJANGO_SECURE_COOKIES overrides either way.
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", HTTPS)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+# A CSRF refusal that Secure cookies on an http request explain says so (messenger/security.py).
+CSRF_FAILURE_VIEW = "messenger.views.csrf_failure"
 
 # --- Sign-on: directory passwords (LDAP / Active Directory) ------------------------------------
 # With MESSENGER_LDAP_URI set, POST /api/auth/token checks the password of an HR-synced person
@@ -577,7 +584,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

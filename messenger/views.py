@@ -5,11 +5,17 @@ from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import csrf
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from messenger.errors import error_body
-from messenger.security import frameable_by_erp
+from messenger.security import (
+    HTTPS_REFUSAL,
+    HTTPS_REFUSAL_TITLE,
+    frameable_by_erp,
+    secure_cookies_over_http,
+)
 from orgsync.oidc import oidc_enabled
 
 
@@ -41,3 +47,13 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
     # Exempt: a POST to a mistyped API path is a 404 in the API's shape, not Django's HTML 403
     # for a missing CSRF cookie (API clients authenticate with a bearer token, not a cookie).
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: Django's page, unless the cookies are Secure and the request came over
+    http; then the refusal says so (the browser dropped the CSRF cookie), in the reader's
+    language, instead of "CSRF cookie not set"."""
+    if not secure_cookies_over_http(request):
+        return csrf.csrf_failure(request, reason)
+    context = {"title": HTTPS_REFUSAL_TITLE, "explanation": HTTPS_REFUSAL}
+    return render(request, "messenger/https_refusal.html", context, status=403)

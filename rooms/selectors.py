@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from messenger.errors import NotFound, NotRoomMember
+from messenger.errors import NotRoomMember
 from orgsync.models import User
 from rooms.models import Room, RoomMember, RoomMemberSet
 
@@ -28,21 +28,19 @@ def room_member_user_pks(*, room_id: int) -> list[int]:
 
 
 def membership_get(*, user: User, room_id: Any, for_update: bool = False) -> RoomMember:
-    """The caller's membership of a room, or NotFound / NotRoomMember.
+    """The caller's membership of a room, or NotRoomMember (a 404, whether the room exists).
 
     A member who left is refused like a stranger; a 1:1 room merely hidden by its leaver is not.
     """
     try:
         room_pk = int(room_id)
     except (TypeError, ValueError):
-        raise NotFound("No such room.") from None
+        raise NotRoomMember() from None
     qs = RoomMember.objects.select_related("room")
     if for_update:
         qs = qs.select_for_update()
     member = qs.filter(room_id=room_pk, user=user).first()
     if member is None or member.state == RoomMember.State.LEFT:
-        if not Room.objects.filter(pk=room_pk).exists():
-            raise NotFound("No such room.")
         raise NotRoomMember()
     return member
 

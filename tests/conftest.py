@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -152,3 +153,12 @@ def fresh_rate_limits():
     """Rate-limit windows live in the shared cache and outlast a test (logins: 15 min); every
     test starts with none used, and with no cached session state."""
     forget_rate_limits()
+
+
+@pytest.fixture(autouse=True)
+def default_language_after_each_test():
+    """The test client runs a request in the test's thread, and LocaleMiddleware leaves the
+    request's language (Accept-Language: ko) active there: the next test starts in the default
+    language again (a test of English messages failed after a Korean one, in random order)."""
+    yield
+    translation.deactivate()

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from filetransfer import services as file_services
 from messages import services as message_services
-from messenger import presence
+from messenger import jsoninput, presence
 from messenger.errors import ApplicationError, InvalidInput, TooLarge, UnknownEvent, as_outage
 from messenger.fanout import Hub, Push, Pushes
 from messenger.gateway import shutdown
@@ -126,10 +126,11 @@ def _parse(text_data: str | None) -> Frame:
         # has at least as many bytes as characters.
         if len(text_data) > limit or len(text_data.encode("utf-8", "surrogatepass")) > limit:
             raise TooLarge(f"A frame may have at most {limit} bytes.")
+        # Not valid JSON, or nested too deeply (RecursionError closed the socket with 1011).
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise InvalidInput(_("The frame is not valid JSON.")) from None
+            frame = jsoninput.loads(text_data)
+        except jsoninput.BadJSON as exc:
+            raise InvalidInput(str(exc)) from None
         if not isinstance(frame, dict):
             raise InvalidInput('A frame is a JSON object: {"id", "ev", "data"}.')
         request_id = frame.get("id")

@@ -158,10 +158,12 @@ def test_message_readers_of_a_message_before_i_joined_not_found(alice, dave, gro
 
 def test_message_readers_refused_to_strangers_and_bad_ids(alice, make_user, group):
     sent = send(alice, group.pk, "비밀")
-    with pytest.raises(NotRoomMember):
+    # A stranger is told what an unknown message is told: nothing about what exists.
+    with pytest.raises(NotFound) as foreign:
         selectors.message_readers(user=make_user(), msg_id=sent["msg_id"])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         selectors.message_readers(user=alice, msg_id=uuid.uuid4())
+    assert foreign.value.as_dict() == unknown.value.as_dict()
     with pytest.raises(InvalidInput):
         selectors.message_readers(user=alice, msg_id="not-a-uuid")
 

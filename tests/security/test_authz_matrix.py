@@ -4,12 +4,14 @@ everyone who must be refused and by those who may.
 The two case tables are checked against the URL conf and the gateway's EVENTS table, so a new
 endpoint or event fails here until it has a row saying who may use it. As docs/protocol.md
 says: no valid token of an active account is 401 (a socket is closed with 4001, or 4003 for a
-deactivated account); a stranger or a member who left is 403 `not_room_member`; a member who
-is not the room master renaming the room is 403 `not_room_master`; anyone but the sender
-cancelling a message is 403 `not_sender`; an unknown room, message, person or preview is 404.
-A refusal changes nothing and tells nothing: its answer names none of the room's messages,
-files, name or members. Every row is also done by someone who may, so the matrix cannot pass
-by refusing everything."""
+deactivated account); an unknown room, message, person or preview is 404, and so is a room
+(or its messages and files) that the caller may not see, a stranger's or a member's who left:
+their answers are the very answers to unknown ids, so they cannot tell what exists (room ids
+are sequential). A member lacking a right is 403: not the room master renaming the room
+(`not_room_master`), not the sender cancelling a message (`not_sender`). A refusal changes
+nothing and tells nothing: its answer names none of the room's messages, files, name or
+members. Every row is also done by someone who may, so the matrix cannot pass by refusing
+everything."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from messages import services as message_services
 from messenger.gateway.consumer import EVENTS
 from orgsync import services as org_services
 from tests.factories import PASSWORD
@@ -75,7 +78,8 @@ TOKEN_REFUSALS = {
     FORGED: (401, "token_not_valid"),
     DISABLED: (401, "authentication_failed"),
 }
-STRANGERS = {OUTSIDER: (403, "not_room_member"), LEAVER: (403, "not_room_member")}
+# Those who may not see the room: answered as for an unknown id (test_authz_*_same_answer_*).
+STRANGERS = {OUTSIDER: (404, "not_found"), LEAVER: (404, "not_found")}
 NOT_FOUND = {UNKNOWN: (404, "not_found")}
 
 PUBLIC = Rule("open without a token", may=(ANON,), refused={})
@@ -291,14 +295,16 @@ def _route(name: str) -> str:
     return next(route for n, route, _m in api_calls() if n == name)
 
 
-def _rest(scene: Scene, key: tuple[str, str, str], actor: str):
+def _rest(scene: Scene, key: tuple[str, str, str], actor: str, *, unknown: bool = False):
+    """Make the call as the actor (UNKNOWN: as one who may, naming unknown ids); `unknown`
+    names unknown ids whoever the actor is."""
     call = REST[key]
     method = key[1]
     client = APIClient()
     token = scene.token(call.rule.may[0] if actor == UNKNOWN else actor)
     if token:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    url = _url(key, call, scene, unknown=actor == UNKNOWN)
+    url = _url(key, call, scene, unknown=unknown or actor == UNKNOWN)
     body = call.body(scene) if call.body is not None else None
     if method == "get":
         return client.get(url)
@@ -339,6 +345,64 @@ def test_authz_rest_call_is_refused(scene, key, actor):
 
     assert_error(response, status, code)
     assert leaks(_text(response), scene.room_secrets + scene.member_secrets) == []
+    assert scene.world() == before
+
+
+# Calls naming a room, message or file by id, as those who may not see it.
+REST_BLIND_IDS = [
+    (key, actor)
+    for key, call in REST.items()
+    if call.target in ("room", "message", "file")
+    for actor in (OUTSIDER, LEAVER)
+    if actor in call.rule.refused
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "actor"), REST_BLIND_IDS, ids=[f"{_key_id(k)} as {a}" for k, a in REST_BLIND_IDS]
+)
+def test_authz_rest_same_answer_for_existing_and_unknown_ids(scene, key, actor):
+    # The room, its secret message and its file exist; the other ids do not. Whoever may not
+    # see them cannot tell the two apart: not by status, not by a word of the body.
+    existing = _rest(scene, key, actor)
+    unknown = _rest(scene, key, actor, unknown=True)
+
+    assert existing.status_code == unknown.status_code == 404
+    assert existing.json() == unknown.json()
+
+
+def _forward_and_reply_answers(scene: Scene, actor: str) -> list[tuple[int, Any]]:
+    """The answers to a forward of the room's file and a reply to its secret message, sent
+    into a room of the actor's own, then the same with unknown ids."""
+    user = scene.user(actor)
+    assert user is not None
+    own_room, _ = message_services.room_open_direct(actor=user, peer=scene.newcomer)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {scene.token(actor)}")
+    answers = []
+    for source, reply_to in ((scene.file_msg, scene.secret_msg), (_new(), _new())):
+        forward = client.post(
+            reverse("room-forward", kwargs={"room_id": own_room.pk}),
+            {"msg_id": _new(), "source_msg_id": source},
+            format="json",
+        )
+        reply = client.post(
+            reverse("room-messages", kwargs={"room_id": own_room.pk}),
+            {"msg_id": _new(), "body": "답장", "reply_to": reply_to},
+            format="json",
+        )
+        answers.append(((forward.status_code, forward.json()), (reply.status_code, reply.json())))
+    return answers
+
+
+@pytest.mark.parametrize("actor", [OUTSIDER, LEAVER])
+def test_authz_rest_forward_source_and_reply_to_out_of_sight_are_answered_as_unknown(scene, actor):
+    before = scene.world()
+
+    (forward, reply), (unknown_forward, unknown_reply) = _forward_and_reply_answers(scene, actor)
+
+    assert forward == unknown_forward and forward[0] == 404
+    assert reply == unknown_reply and reply[0] == 400
     assert scene.world() == before
 
 
@@ -491,6 +555,39 @@ async def test_authz_socket_event_is_refused(ws_scene, key, actor):
     assert await sync_to_async(scene.world)() == before
     # Refused, the socket stays up for what the person may do.
     assert (await client.request("alive"))["ok"] is True
+    await client.ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("actor", [OUTSIDER, LEAVER])
+async def test_authz_socket_same_answer_for_existing_and_unknown_ids(ws_scene, actor):
+    scene = await ws_scene()
+    client = await connect(None, token=scene.token(actor))
+    own_room, _ = await sync_to_async(message_services.room_open_direct)(
+        actor=scene.user(actor), peer=scene.newcomer
+    )
+    for key, event in SOCKET.items():
+        if actor not in event.rule.refused:
+            continue
+        existing = await client.request(key[0], _frame_data(key, scene, unknown=False))
+        unknown = await client.request(key[0], _frame_data(key, scene, unknown=True))
+        assert existing["ok"] is unknown["ok"] is False, (key, existing)
+        assert existing["error"] == unknown["error"], key
+        assert existing["error"]["code"] == "not_found", key
+    # A forward of the room's file and a reply to its message, into the actor's own room.
+    answers = []
+    for source, reply_to in ((scene.file_msg, scene.secret_msg), (_new(), _new())):
+        forward = await client.request(
+            "send_msg",
+            {"room_id": own_room.pk, "msg_id": _new(), "type": "flink", "source_msg_id": source},
+        )
+        reply = await client.request(
+            "send_msg",
+            {"room_id": own_room.pk, "msg_id": _new(), "body": "답장", "reply_to": reply_to},
+        )
+        answers.append((forward["error"], reply["error"]))
+    assert answers[0] == answers[1]
+    assert answers[0][0]["code"] == "not_found" and answers[0][1]["code"] == "invalid"
     await client.ws.disconnect()
 
 

@@ -125,7 +125,7 @@ FIELDS = event_fields()
 
 
 def test_error_codes_are_the_typed_errors_not_internal():
-    assert {"invalid", "unknown_event", "too_large", "not_room_member", "expired"} <= ERROR_CODES
+    assert {"invalid", "unknown_event", "too_large", "not_found", "expired"} <= ERROR_CODES
     assert "internal" not in ERROR_CODES
 
 

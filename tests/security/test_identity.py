@@ -108,9 +108,9 @@ def test_identity_sender_who_left_cannot_cancel_delete_or_download_their_own(sce
     message_services.room_leave(actor=scene.sender, room_id=scene.room.pk)
     client = as_user(scene.sender)
 
-    assert_error(client.post(f"/api/messages/{scene.secret_msg}/cancel"), 403, "not_room_member")
-    assert_error(client.delete(f"/api/messages/{scene.secret_msg}"), 403, "not_room_member")
-    assert_error(client.get(f"/api/files/{scene.file_msg}"), 403, "not_room_member")
+    assert_error(client.post(f"/api/messages/{scene.secret_msg}/cancel"), 404, "not_found")
+    assert_error(client.delete(f"/api/messages/{scene.secret_msg}"), 404, "not_found")
+    assert_error(client.get(f"/api/files/{scene.file_msg}"), 404, "not_found")
     assert state_of(scene.secret_msg) == ""
     assert not MessageReceipt.objects.exists()
 
@@ -171,7 +171,7 @@ def test_identity_member_who_left_loses_everything_they_had(scene: Scene):
         ),
     ]
     for response in refused:
-        assert_error(response, 403, "not_room_member")
+        assert_error(response, 404, "not_found")
     everywhere = client.get("/api/search", {"q": "극비"})
     assert everywhere.status_code == 200 and everywhere.json()["messages"] == []
     listed = client.get("/api/rooms").json()["rooms"]
@@ -192,7 +192,7 @@ def test_identity_member_invited_back_sees_only_from_the_new_invite(scene: Scene
 
     shown = history(scene.member, scene.room.pk)
     assert SECRET_BODY not in shown and REPLY_BODY not in shown and "없을 때 한 말" not in shown
-    assert_error(client.get(f"/api/files/{scene.file_msg}"), 403, "not_room_member")
+    assert_error(client.get(f"/api/files/{scene.file_msg}"), 404, "not_found")
     assert_error(client.get(f"/api/messages/{scene.secret_msg}/readers"), 404, "not_found")
     assert client.get("/api/search", {"q": "극비"}).json()["messages"] == []
     assert FILE_NAME not in json_text(client.get(f"/api/rooms/{scene.room.pk}").json())
@@ -216,7 +216,7 @@ def test_identity_a_file_of_another_room_cannot_be_forwarded_or_replied_to(scene
         format="json",
     )
 
-    assert_error(forward, 403, "not_room_member")
+    assert_error(forward, 404, "not_found")
     error = assert_error(reply, 400, "invalid")
     assert SECRET_BODY not in json_text(error)
     assert Message.objects.filter(room=own_room).count() == 1  # the invite line only
@@ -254,7 +254,7 @@ async def test_identity_socket_member_who_left_is_refused_every_room_event(ws_sc
     for event, data in frames:
         ack = await client.request(event, data)
         assert ack["ok"] is False, (event, ack)
-        assert ack["error"]["code"] == "not_room_member", (event, ack)
+        assert ack["error"]["code"] == "not_found", (event, ack)
 
     assert await sync_to_async(scene.world)() == before
     await client.ws.disconnect()
