@@ -284,6 +284,7 @@
       border-radius: 10px; background: #1d2430; color: #fff; font-size: 13px;
       box-shadow: 0 8px 24px rgb(29 36 48 / 25%); }
     :host([data-floating]) .toast { top: auto; bottom: calc(100% + 8px); }
+    :host([data-align-start]) .panel, :host([data-align-start]) .toast { right: auto; left: 0; }
     .toast strong { display: block; margin-bottom: 2px; }
     .toast span { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   `;
@@ -411,7 +412,16 @@
     }
   }
 
+  // The panel and the toast hang from the badge's right edge, opening leftwards; a badge near
+  // the page's left side (a portal's sidebar) would push them off screen, so there they hang
+  // from its left edge instead.
+  const POPUP_ROOM_PX = 296;
+  function alignPopups() {
+    host.toggleAttribute("data-align-start", host.getBoundingClientRect().right < POPUP_ROOM_PX);
+  }
+
   function togglePanel(open = panel.hidden) {
+    if (open) alignPopups();
     panel.hidden = !open;
     badge.setAttribute("aria-expanded", String(open));
     if (open) {
@@ -483,6 +493,7 @@
   function showToast(title, body) {
     if (document.visibilityState !== "visible") return;
     toastEl.replaceChildren(make("strong", { text: title }), make("span", { text: body }));
+    alignPopups();
     toastEl.hidden = false;
     clearTimeout(showToast.timer);
     showToast.timer = setTimeout(() => {

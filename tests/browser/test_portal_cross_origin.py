@@ -245,7 +245,18 @@ def test_cross_origin_portal_logs_in_counts_and_shares_one_socket(
     first.wait_for_function("window.__notes.length === 1")
     assert first.evaluate("window.__notes[0]")["body"] == "다른 출처의 포털로"
     assert second.evaluate("window.__notes.length") == third.evaluate("window.__notes.length") == 0
+    # This portal has its badge at the page's left edge: the toast and the panel open
+    # rightwards from it, on screen (they hang leftwards from a badge at the right).
+    toast = second.locator("#messenger-embed .toast")
+    expect(toast).to_be_visible()
     second.screenshot(path=artifacts / "portal-cross-origin.png")
+    assert toast.bounding_box()["x"] >= 0
+    third.click("#messenger-embed-button")
+    panel = third.locator("#messenger-embed .panel")
+    expect(panel).to_be_visible()
+    assert panel.bounding_box()["x"] >= 0
+    third.click("#messenger-embed-button")
+    expect(panel).to_be_hidden()
     assert [len(s) for s in sockets] == [1, 0, 0]
 
     # The leader's tab closes: one of the two others takes the socket over.
