@@ -1804,7 +1804,11 @@ async function onLogin(event) {
     Notification.requestPermission().catch(() => {});
   }
   try {
-    const response = await rawFetch("POST", "/api/auth/token", { user_id: userId, password });
+    const response = await rawFetch("POST", "/api/auth/token", {
+      user_id: userId,
+      password,
+      kind: "web",
+    });
     if (!response.ok) throw await readError(response);
     const data = await response.json();
     tokens.save({ access: data.access, refresh: data.refresh });

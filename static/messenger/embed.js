@@ -511,7 +511,7 @@
     }
     try {
       const response = await request("POST", "/api/auth/token", {
-        body: { user_id: userInput.value.trim(), password: passwordInput.value },
+        body: { user_id: userInput.value.trim(), password: passwordInput.value, kind: "web" },
         auth: false,
       });
       const body = await response.json().catch(() => ({}));

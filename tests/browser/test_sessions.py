@@ -68,6 +68,8 @@ def test_sign_the_lost_phone_out_from_the_settings_page(server, browser, artifac
     here = items.filter(has=laptop.locator(".session-here"))
     expect(here).to_have_count(1)
     expect(here).to_contain_text("이 기기")
+    # The browser client signs in as a web device.
+    expect(here).to_contain_text("(웹)")
     expect(here.locator("button")).to_have_count(0)
     lost = items.filter(has_text="Samsung Internet 25 on Android")
     expect(lost).to_contain_text("비밀번호")
