@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from django.conf import settings
 from django.db import connections
 
 from bench.env import free_port
+from tests.processes import process_start, process_stop
 
 T = TypeVar("T")
 
@@ -87,36 +86,18 @@ class DaphneServer:
             str(self.port),
             "messenger.asgi:application",
         ]
-        log = self.log_path.open("ab")
-        try:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"daphne did not answer /healthz:\n{self.log_path.read_text()[-3000:]}")
+        self.process = process_start(
+            command,
+            env=env,
+            log_path=self.log_path,
+            ready_url=f"{self.url}/healthz",
+            name="daphne",
+            timeout=timeout,
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        process_stop(process)
 
 
 @pytest.fixture

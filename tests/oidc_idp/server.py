@@ -12,12 +12,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from bench.env import free_port
+from tests.processes import process_start, process_stop
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "messenger-test"
@@ -97,44 +95,15 @@ class OidcProvider:
                 )
 
     def start(self, timeout: float = 30.0) -> None:
-        log = self.log_path.open("ab")
-        try:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "django",
-                    "runserver",
-                    "--noreload",
-                    f"127.0.0.1:{self.port}",
-                ],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"provider exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.discovery_url, timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"provider did not answer:\n{self.log_path.read_text()[-3000:]}")
+        self.process = process_start(
+            [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            env=self.env,
+            log_path=self.log_path,
+            ready_url=self.discovery_url,
+            name="the OpenID provider",
+            timeout=timeout,
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        process_stop(process)
